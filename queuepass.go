@@ -1,0 +1,132 @@
+// Package queuepass is the vocabulary of the QueuePass virtual waiting room:
+// events, tickets, lines, admissions, the errors every layer speaks, and the
+// one Store contract that every storage backend keeps.
+//
+// It imports nothing else from this module. The rules of the waiting room
+// live in internal/waitroom; the HTTP API in internal/httpapi; the backends
+// in their own packages, all checked by internal/storetest.
+package queuepass
+
+import "time"
+
+// EventState is where an event is in its lifecycle:
+// scheduled → open, open ⇄ paused, any state but closed → closed.
+type EventState string
+
+// The states of an event.
+const (
+	StateScheduled EventState = "scheduled" // joins go to the pre-queue; no admissions
+	StateOpen      EventState = "open"      // joins append to the line; admissions happen
+	StatePaused    EventState = "paused"    // joins append to the line; no admissions
+	StateClosed    EventState = "closed"    // final: no joins, no admissions
+)
+
+// Valid reports whether s is one of the defined states.
+func (s EventState) Valid() bool {
+	switch s {
+	case StateScheduled, StateOpen, StatePaused, StateClosed:
+		return true
+	}
+	return false
+}
+
+// TicketStatus is where a ticket is in its life.
+type TicketStatus string
+
+// The statuses of a ticket. Prequeue, waiting and admitted are live: a user
+// holds at most one live ticket per event. The others are final.
+const (
+	StatusPrequeue  TicketStatus = "prequeue"  // joined a scheduled event; placed at opening
+	StatusWaiting   TicketStatus = "waiting"   // in the line
+	StatusAdmitted  TicketStatus = "admitted"  // holds a pass until PassExpiresAt
+	StatusCompleted TicketStatus = "completed" // the protected site reported the visit done
+	StatusLeft      TicketStatus = "left"      // the user left the line
+	StatusExpired   TicketStatus = "expired"   // the pass ran out
+	StatusClosed    TicketStatus = "closed"    // the event closed before admission
+)
+
+// Live reports whether s is prequeue, waiting or admitted.
+func (s TicketStatus) Live() bool {
+	return s == StatusPrequeue || s == StatusWaiting || s == StatusAdmitted
+}
+
+// Event is one waiting room, for example one ticket drop.
+//
+// The settings are chosen by admins. Version, Counts and RecentAdmissions
+// are kept by the store and ignored when an event is written.
+type Event struct {
+	ID                 string
+	Name               string
+	State              EventState
+	OpensAt            time.Time // zero: none
+	ClosesAt           time.Time // zero: none
+	AdmitRatePerMinute int       // 0: admissions only by admins
+	MaxActive          int       // 0: unlimited
+	PassTTL            time.Duration
+	CreatedAt          time.Time
+
+	// DrawSeed is the secret that orders the pre-queue at opening
+	// (see DrawOrder). It is set once, at creation, and never changes.
+	DrawSeed [32]byte
+
+	// Version increases by one with every stored change to the event's
+	// settings; UpdateEvent uses it to detect concurrent writers.
+	Version uint64
+
+	// Counts are the event's tickets by status, as of the last change.
+	Counts Counts
+
+	// RecentAdmissions are the latest admission batches, oldest first; at most
+	// MaxRecentAdmissions are kept.
+	RecentAdmissions []AdmissionBatch
+}
+
+// MaxRecentAdmissions is how many admission batches a store keeps per event.
+const MaxRecentAdmissions = 256
+
+// AdmissionBatch is one admission step that admitted at least one ticket.
+type AdmissionBatch struct {
+	At    time.Time
+	Count int
+}
+
+// Counts are an event's tickets by status. Their sum is the number of
+// tickets ever created for the event. Admitted includes passes that have run
+// out but that no store step has expired yet.
+type Counts struct {
+	Prequeue  int
+	Waiting   int
+	Admitted  int
+	Completed int
+	Left      int
+	Expired   int
+	Closed    int
+}
+
+// Total is the number of tickets ever created.
+func (c Counts) Total() int {
+	return c.Prequeue + c.Waiting + c.Admitted + c.Completed + c.Left + c.Expired + c.Closed
+}
+
+// Ticket is one user's place in one event's line.
+type Ticket struct {
+	ID       string // opaque and unguessable; the holder's credential (see NewTicketID)
+	EventID  string
+	UserID   string // NFC-normalized
+	Status   TicketStatus
+	JoinedAt time.Time
+
+	// Position is 1 + the number of waiting tickets ahead, while the ticket
+	// is waiting; 0 otherwise.
+	Position int
+
+	AdmittedAt    time.Time // zero until admitted
+	PassExpiresAt time.Time // zero until admitted
+	EndedAt       time.Time // when the ticket reached a final status; zero while live
+}
+
+// Admission is the result of one admission step.
+type Admission struct {
+	Tickets []Ticket // admitted, in line order
+	Waiting int      // tickets still waiting afterwards
+}

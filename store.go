@@ -1,0 +1,126 @@
+package queuepass
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps events, their lines and tickets. It offers atomic steps, not
+// policy: the waiting room (internal/waitroom) decides when and how much to
+// admit, which transitions are allowed and how long passes last; a store
+// makes each step atomic and durable, whatever the number of processes
+// sharing it. Every step that records time takes it as an argument (at); a
+// store never reads the clock on its own.
+//
+// A call that returns without error has made its change durable in the
+// store's own terms (the embedded store: on disk; Redis: as Redis' persistence
+// settings promise). A store answers ErrUnavailable, wrapped, when it cannot
+// be reached. All methods are safe for concurrent use.
+//
+// internal/storetest checks every promise made here; run it on any new
+// backend.
+type Store interface {
+	// CreateEvent stores a new event with Version 1, empty Counts and no
+	// RecentAdmissions, and returns it as stored. It fails with ErrEventExists
+	// if the ID is taken. Events are listed in creation order.
+	CreateEvent(ctx context.Context, ev Event) (Event, error)
+
+	// Event returns the event with its current Counts and RecentAdmissions,
+	// or ErrEventNotFound.
+	Event(ctx context.Context, id string) (Event, error)
+
+	// Events returns at most limit events in creation order, starting after
+	// the event with ID after ("" starts from the first). An after that names
+	// no event (for example a deleted one) fails with ErrEventNotFound.
+	Events(ctx context.Context, after string, limit int) ([]Event, error)
+
+	// UpdateEvent replaces the settings of the stored event with ev's (ID,
+	// CreatedAt and DrawSeed never change) if the stored Version is still
+	// ev.Version, and returns the event as stored, with Version increased by
+	// one. A stale Version fails with ErrConflict; an unknown event with
+	// ErrEventNotFound. The store does not judge whether a transition is
+	// allowed; it carries out its effects in the same atomic step:
+	//   - scheduled → open or paused: every prequeue ticket becomes waiting,
+	//     placed ahead of all later joins in the order DrawOrder(ev.DrawSeed,
+	//     ids) gives, ids in order of joining.
+	//   - any state → closed: every prequeue and waiting ticket becomes
+	//     closed, with EndedAt = at.
+	UpdateEvent(ctx context.Context, ev Event, at time.Time) (Event, error)
+
+	// DeleteEvent removes the event and all its tickets, or fails with
+	// ErrEventNotFound.
+	DeleteEvent(ctx context.Context, id string) error
+
+	// Join returns the user's live ticket in the event (prequeue, waiting or
+	// admitted) with created false, or else makes a new one, joined at at,
+	// with created true: prequeue while the event is scheduled, else waiting
+	// at the end of the line. Concurrent joins of one user make one ticket.
+	// A closed event fails with ErrEventClosed, an unknown one with
+	// ErrEventNotFound.
+	Join(ctx context.Context, eventID, userID string, at time.Time) (t Ticket, created bool, err error)
+
+	// Ticket returns a ticket with its current Position, or
+	// ErrTicketNotFound (also when the ID is malformed or belongs to another
+	// event), or ErrEventNotFound.
+	Ticket(ctx context.Context, eventID, ticketID string) (Ticket, error)
+
+	// Leave makes a prequeue or waiting ticket left, with EndedAt = at, and
+	// returns it; a left ticket is returned unchanged. Any other status fails
+	// with ErrTicketNotWaiting.
+	Leave(ctx context.Context, eventID, ticketID string, at time.Time) (Ticket, error)
+
+	// Admit first expires the event's passes that ran out at or before at
+	// (as ExpirePasses), then admits up to count waiting tickets in line
+	// order, with AdmittedAt = at and PassExpiresAt = at + the event's
+	// PassTTL, never letting the number of admitted tickets exceed the
+	// event's MaxActive when it is positive. It records a batch in
+	// RecentAdmissions when it admits anyone. An event that is not open fails
+	// with ErrEventNotOpen. Concurrent admissions never skip, repeat or
+	// over-admit a ticket.
+	Admit(ctx context.Context, eventID string, count int, at time.Time) (Admission, error)
+
+	// Complete makes an admitted ticket whose pass is still valid at at
+	// completed, with EndedAt = at, and returns it; a completed ticket is
+	// returned unchanged. Any other status, or a pass that ran out, fails
+	// with ErrTicketNotAdmitted.
+	Complete(ctx context.Context, eventID, ticketID string, at time.Time) (Ticket, error)
+
+	// ExpirePasses makes every admitted ticket of the event whose pass ran
+	// out at or before at expired, with EndedAt = its PassExpiresAt, and
+	// returns how many it expired.
+	ExpirePasses(ctx context.Context, eventID string, at time.Time) (int, error)
+
+	// ClaimIdempotencyKey claims key for a request whose content hashes to
+	// fingerprint. If the key is new it is recorded (at is its creation
+	// time) and claimed is true. Otherwise claimed is false and rec is what
+	// is known: rec.Done is false while the claiming request is still
+	// running.
+	ClaimIdempotencyKey(ctx context.Context, key string, fingerprint [32]byte, at time.Time) (rec IdempotencyRecord, claimed bool, err error)
+
+	// FinishIdempotencyKey stores the response of the request that claimed
+	// key, to be replayed to later requests with the same key.
+	FinishIdempotencyKey(ctx context.Context, key string, resp IdempotencyRecord) error
+
+	// ReleaseIdempotencyKey forgets a claimed key whose request ended
+	// without a response worth replaying, so that it can be retried.
+	ReleaseIdempotencyKey(ctx context.Context, key string) error
+
+	// PurgeIdempotencyKeys forgets keys created before before.
+	PurgeIdempotencyKeys(ctx context.Context, before time.Time) error
+
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+
+	// Close releases the store. Calls after Close fail with ErrUnavailable.
+	Close() error
+}
+
+// IdempotencyRecord is what a store remembers of one Idempotency-Key.
+type IdempotencyRecord struct {
+	Fingerprint [32]byte
+	CreatedAt   time.Time
+	Done        bool              // the response below is final
+	Status      int               // HTTP status of the first response
+	Header      map[string]string // the headers worth replaying (e.g. Location)
+	Body        []byte
+}
