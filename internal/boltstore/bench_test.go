@@ -1,0 +1,146 @@
+package boltstore
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/queuepass/queuepass"
+)
+
+// bulkJoin joins n new users to an open event through the store's own join
+// op, in commits of up to bulkBatch joins, and returns their ticket IDs.
+// It builds big lines in seconds where n fsyncs would take minutes.
+func bulkJoin(tb testing.TB, s *Store, eventID string, n int) []string {
+	tb.Helper()
+	ids := make([]string, 0, n)
+	for start := 0; start < n; start += bulkBatch {
+		m := min(bulkBatch, n-start)
+		ops := make([]*op, m)
+		tickets := make([]queuepass.Ticket, m)
+		for i := range ops {
+			var created bool
+			user := fmt.Sprintf("user-%07d", start+i)
+			ops[i] = &op{ctx: context.Background(), done: make(chan struct{}), run: s.join(eventID, user, at(0), &tickets[i], &created)}
+		}
+		s.commit(ops) // the writer is idle: the caller has no call in flight
+		for i, o := range ops {
+			if o.err != nil {
+				tb.Fatalf("bulk join %d: %v", start+i, o.err)
+			}
+			ids = append(ids, tickets[i].ID)
+		}
+	}
+	return ids
+}
+
+const bulkBatch = 100_000
+
+// bigLine makes a store in dir with an open event "e" whose line holds n
+// waiting tickets.
+func bigLine(tb testing.TB, dir string, n int) (*Store, []string) {
+	tb.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if _, err := s.CreateEvent(context.Background(), newEvent("e", queuepass.StateOpen)); err != nil {
+		tb.Fatal(err)
+	}
+	return s, bulkJoin(tb, s, "e", n)
+}
+
+// BenchmarkTicketPosition reads waiting tickets spread over the line: a
+// bbolt read of the record and a Fenwick rank.
+func BenchmarkTicketPosition(b *testing.B) {
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("waiting=%d", n), func(b *testing.B) {
+			s, ids := bigLine(b, b.TempDir(), n)
+			ctx := context.Background()
+			runtime.GC() // not the building's garbage
+			i := 0
+			for b.Loop() {
+				i = (i + 7919) % len(ids) // a prime stride: every part of the line
+				tk, err := s.Ticket(ctx, "e", ids[i])
+				if err != nil || tk.Position != i+1 {
+					b.Fatalf("Ticket(#%d) = position %d, %v; want %d", i, tk.Position, err, i+1)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkJoin joins new users from many goroutines at once; ops/commit
+// shows how many joins share one commit and fsync.
+func BenchmarkJoin(b *testing.B) {
+	for _, par := range []int{1, 16, 128} {
+		b.Run(fmt.Sprintf("callers=%dxGOMAXPROCS", par), func(b *testing.B) {
+			s, err := Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			if _, err := s.CreateEvent(ctx, newEvent("e", queuepass.StateOpen)); err != nil {
+				b.Fatal(err)
+			}
+			commits, ops := s.commits.Load(), s.committedOps.Load()
+			var user atomic.Int64
+			b.SetParallelism(par)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, _, err := s.Join(ctx, "e", fmt.Sprint(user.Add(1)), at(1)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			if c := s.commits.Load() - commits; c > 0 {
+				b.ReportMetric(float64(s.committedOps.Load()-ops)/float64(c), "ops/commit")
+			}
+		})
+	}
+}
+
+// BenchmarkOpen1M opens a file whose event has 1M waiting tickets and
+// reports the time Open takes and the heap its indexes hold per ticket.
+func BenchmarkOpen1M(b *testing.B) {
+	const n = 1_000_000
+	dir := b.TempDir()
+	s, _ := bigLine(b, dir, n)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		before := heapInUse()
+		start := time.Now()
+		s, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		after := heapInUse()
+		ev, err := s.Event(context.Background(), "e")
+		if err != nil || ev.Counts.Waiting != n {
+			b.Fatalf("reopened event: %d waiting, %v; want %d", ev.Counts.Waiting, err, n)
+		}
+		b.ReportMetric(float64(after-before)/n, "heap-bytes/ticket")
+		b.ReportMetric(elapsed.Seconds(), "open-seconds")
+		runtime.KeepAlive(s)
+		s.Close()
+	}
+}
+
+// heapInUse returns the bytes of live heap after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}

@@ -1,0 +1,346 @@
+package boltstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/queuepass/queuepass"
+)
+
+// CreateEvent stores a new event with Version 1, empty Counts and no
+// RecentAdmissions. It fails with ErrEventExists if the ID is taken and
+// with a *queuepass.ValidationError if it is empty. Times are kept in UTC.
+func (s *Store) CreateEvent(ctx context.Context, ev queuepass.Event) (queuepass.Event, error) {
+	if ev.ID == "" {
+		ve := &queuepass.ValidationError{}
+		ve.Add("id", "must not be empty")
+		return queuepass.Event{}, ve
+	}
+	var out queuepass.Event
+	err := s.submit(ctx, func(b *batch) error {
+		if _, err := b.event(ev.ID); err == nil {
+			return fmt.Errorf("%w: %q", queuepass.ErrEventExists, ev.ID)
+		}
+		s.lastSeq++
+		m := &eventMeta{Event: settings(ev), Seq: s.lastSeq}
+		m.Version = 1
+		m.Counts = queuepass.Counts{}
+		m.RecentAdmissions = nil
+		m.CreatedAt = utc(ev.CreatedAt)
+
+		eb, err := b.tx.Bucket(bucketEvents).CreateBucket([]byte(ev.ID))
+		if err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketTickets, bucketLine, bucketPrequeue, bucketPasses} {
+			if _, err := eb.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		if err := b.tx.Bucket(bucketOrder).Put(u64(m.Seq), []byte(ev.ID)); err != nil {
+			return err
+		}
+		b.metas[ev.ID] = m
+		b.touch(ev.ID)
+		b.after(func() {
+			em := &eventMem{meta: *m}
+			s.events[ev.ID] = em
+			s.order = append(s.order, em) // Seq only grows
+		})
+		b.resetUsers(ev.ID, map[string]uint64{})
+		out = m.public()
+		return nil
+	})
+	if err != nil {
+		return queuepass.Event{}, err
+	}
+	return out, nil
+}
+
+// settings returns ev's admin-chosen settings with times in UTC; the store
+// keeps Version, Counts and RecentAdmissions itself.
+func settings(ev queuepass.Event) queuepass.Event {
+	ev.OpensAt = utc(ev.OpensAt)
+	ev.ClosesAt = utc(ev.ClosesAt)
+	ev.CreatedAt = utc(ev.CreatedAt)
+	return ev
+}
+
+// public returns the event as callers see it.
+func (m *eventMeta) public() queuepass.Event {
+	ev := m.Event
+	ev.RecentAdmissions = slices.Clone(m.RecentAdmissions)
+	return ev
+}
+
+// Event returns the event with its current Counts and RecentAdmissions, or
+// ErrEventNotFound.
+func (s *Store) Event(ctx context.Context, id string) (queuepass.Event, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return queuepass.Event{}, errClosed
+	}
+	em := s.events[id]
+	if em == nil {
+		return queuepass.Event{}, fmt.Errorf("boltstore: %w: %q", queuepass.ErrEventNotFound, id)
+	}
+	return em.meta.public(), nil
+}
+
+// Events returns at most limit events in creation order, starting after the
+// event with ID after ("" starts from the first), or ErrEventNotFound if
+// after names no event.
+func (s *Store) Events(ctx context.Context, after string, limit int) ([]queuepass.Event, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	start := 0
+	if after != "" {
+		em := s.events[after]
+		if em == nil {
+			return nil, fmt.Errorf("boltstore: %w: %q", queuepass.ErrEventNotFound, after)
+		}
+		start = s.orderIndex(em.meta.Seq) + 1
+	}
+	out := []queuepass.Event{}
+	for _, em := range s.order[start:] {
+		if len(out) >= limit {
+			break
+		}
+		out = append(out, em.meta.public())
+	}
+	return out, nil
+}
+
+// orderIndex returns the index in s.order of the event created as seq.
+func (s *Store) orderIndex(seq uint64) int {
+	i, _ := slices.BinarySearchFunc(s.order, seq, func(em *eventMem, seq uint64) int {
+		switch {
+		case em.meta.Seq < seq:
+			return -1
+		case em.meta.Seq > seq:
+			return 1
+		}
+		return 0
+	})
+	return i
+}
+
+// UpdateEvent replaces the event's settings if its Version is still
+// ev.Version, and carries out the effects of the state change in the same
+// step (see queuepass.Store). It fails with ErrConflict or
+// ErrEventNotFound.
+//
+// Opening a scheduled event costs O(p log p) in its pre-queue p. The first
+// closing of an event costs O(admitted tickets), however long the line: the
+// stored tickets are left as they are and read as closed.
+func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Time) (queuepass.Event, error) {
+	at = utc(at)
+	var out queuepass.Event
+	err := s.submit(ctx, func(b *batch) error {
+		m, err := b.event(ev.ID)
+		if err != nil {
+			return err
+		}
+		if m.Version != ev.Version {
+			return fmt.Errorf("%w: event %q is at version %d, not %d", queuepass.ErrConflict, ev.ID, m.Version, ev.Version)
+		}
+		set := settings(ev)
+		m.Name = set.Name
+		m.State = set.State
+		m.OpensAt = set.OpensAt
+		m.ClosesAt = set.ClosesAt
+		m.AdmitRatePerMinute = set.AdmitRatePerMinute
+		m.MaxActive = set.MaxActive
+		m.PassTTL = set.PassTTL
+		m.Version++
+		b.touch(ev.ID)
+		switch m.State {
+		case queuepass.StateOpen, queuepass.StatePaused:
+			if m.Counts.Prequeue > 0 {
+				if err := b.draw(m); err != nil {
+					return err
+				}
+			}
+		case queuepass.StateClosed:
+			if err := b.closeLine(m, at); err != nil {
+				return err
+			}
+		}
+		out = m.public()
+		return nil
+	})
+	if err != nil {
+		return queuepass.Event{}, err
+	}
+	return out, nil
+}
+
+// draw moves the pre-queue into the line in DrawOrder.
+func (b *batch) draw(m *eventMeta) error {
+	eb := b.bucket(m.ID)
+	tb := eb.Bucket(bucketTickets)
+	var (
+		numbers []uint64
+		recs    []ticketRec
+		ids     []string
+	)
+	err := eb.Bucket(bucketPrequeue).ForEach(func(k, _ []byte) error {
+		n := keyU64(k)
+		r, err := getTicket(tb, n)
+		if err != nil {
+			return err
+		}
+		numbers = append(numbers, n)
+		recs = append(recs, r)
+		ids = append(ids, queuepass.NewTicketID(n, r.secret))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	index := make(map[string]int, len(ids))
+	for i, id := range ids {
+		index[id] = i
+	}
+	lb := eb.Bucket(bucketLine)
+	lb.FillPercent = appendFill
+	slots := make([]uint64, 0, len(ids))
+	for _, id := range queuepass.DrawOrder(m.DrawSeed, ids) {
+		i := index[id]
+		m.LastSlot++
+		recs[i].status = queuepass.StatusWaiting
+		recs[i].slot = m.LastSlot
+		if err := tb.Put(u64(numbers[i]), recs[i].marshal()); err != nil {
+			return err
+		}
+		if err := lb.Put(u64(m.LastSlot), u64(numbers[i])); err != nil {
+			return err
+		}
+		slots = append(slots, m.LastSlot)
+	}
+	if err := emptyBucket(eb, bucketPrequeue); err != nil {
+		return err
+	}
+	m.Counts.Waiting += len(slots)
+	m.Counts.Prequeue -= len(slots)
+	id := m.ID
+	b.after(func() {
+		if em := b.s.events[id]; em != nil {
+			for _, slot := range slots {
+				em.line.add(slot)
+			}
+		}
+	})
+	return nil
+}
+
+// closeLine closes every prequeue and waiting ticket with EndedAt = at.
+// The first closing marks them closed in the event record only; a later
+// one (after a reopening the waiting room would not allow) rewrites them.
+func (b *batch) closeLine(m *eventMeta, at time.Time) error {
+	eb := b.bucket(m.ID)
+	tb := eb.Bucket(bucketTickets)
+	if m.ClosedBelow == 0 {
+		m.ClosedBelow = m.LastNumber + 1
+		m.ClosedAt = at
+	} else {
+		var numbers []uint64
+		if err := eb.Bucket(bucketPrequeue).ForEach(func(k, _ []byte) error {
+			numbers = append(numbers, keyU64(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := eb.Bucket(bucketLine).ForEach(func(_, v []byte) error {
+			numbers = append(numbers, keyU64(v))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, n := range numbers {
+			r, err := getTicket(tb, n)
+			if err != nil {
+				return err
+			}
+			r.status, r.ended = queuepass.StatusClosed, at
+			if err := tb.Put(u64(n), r.marshal()); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range [][]byte{bucketPrequeue, bucketLine} {
+		if err := emptyBucket(eb, name); err != nil {
+			return err
+		}
+	}
+	m.Counts.Closed += m.Counts.Prequeue + m.Counts.Waiting
+	m.Counts.Prequeue, m.Counts.Waiting = 0, 0
+
+	// The live tickets left are the admitted ones.
+	users := make(map[string]uint64, m.Counts.Admitted)
+	err := eb.Bucket(bucketPasses).ForEach(func(k, _ []byte) error {
+		n := keyU64(k[len(k)-8:])
+		r, err := getTicket(tb, n)
+		if err != nil {
+			return err
+		}
+		users[r.userID] = n
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.resetUsers(m.ID, users)
+	id := m.ID
+	b.after(func() {
+		if em := b.s.events[id]; em != nil {
+			em.line = lineIndex{}
+		}
+	})
+	return nil
+}
+
+// DeleteEvent removes the event and all its tickets, or fails with
+// ErrEventNotFound.
+func (s *Store) DeleteEvent(ctx context.Context, id string) error {
+	return s.submit(ctx, func(b *batch) error {
+		m, err := b.event(id)
+		if err != nil {
+			return err
+		}
+		if err := b.tx.Bucket(bucketEvents).DeleteBucket([]byte(id)); err != nil {
+			return err
+		}
+		if err := b.tx.Bucket(bucketOrder).Delete(u64(m.Seq)); err != nil {
+			return err
+		}
+		b.metas[id] = nil
+		b.users[id] = &userOverlay{fresh: true, live: map[string]uint64{}}
+		seq := m.Seq
+		b.after(func() {
+			delete(s.events, id)
+			if i := s.orderIndex(seq); i < len(s.order) && s.order[i].meta.Seq == seq {
+				s.order = slices.Delete(s.order, i, i+1)
+			}
+		})
+		return nil
+	})
+}
+
+// emptyBucket replaces the named sub-bucket of eb with an empty one, which
+// frees its pages without visiting its keys one by one.
+func emptyBucket(eb *bbolt.Bucket, name []byte) error {
+	if err := eb.DeleteBucket(name); err != nil {
+		return err
+	}
+	_, err := eb.CreateBucket(name)
+	return err
+}

@@ -1,0 +1,413 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/queuepass/queuepass"
+)
+
+// TestRun runs the suite on memStore, a plain reference store, so that a
+// failure in a backend points at the backend, not at the suite.
+func TestRun(t *testing.T) {
+	Run(t, func(t *testing.T) queuepass.Store { return newMemStore() })
+}
+
+// memStore is the simplest store that keeps the contract: one mutex and
+// linear scans. It is not durable.
+type memStore struct {
+	mu     sync.Mutex
+	closed bool
+	order  []string // event IDs in creation order
+	events map[string]*memEvent
+	keys   map[string]queuepass.IdempotencyRecord
+}
+
+type memEvent struct {
+	ev      queuepass.Event
+	tickets []*queuepass.Ticket // by number - 1
+	secrets [][queuepass.TicketSecretSize]byte
+	line    []*queuepass.Ticket
+	live    map[string]*queuepass.Ticket
+}
+
+var _ queuepass.Store = (*memStore)(nil)
+
+func newMemStore() *memStore {
+	return &memStore{events: map[string]*memEvent{}, keys: map[string]queuepass.IdempotencyRecord{}}
+}
+
+// lock locks the store, or fails if it is closed.
+func (s *memStore) lock() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("memstore: %w", queuepass.ErrUnavailable)
+	}
+	return nil
+}
+
+func (s *memStore) event(id string) (*memEvent, error) {
+	e, ok := s.events[id]
+	if !ok {
+		return nil, fmt.Errorf("event %q: %w", id, queuepass.ErrEventNotFound)
+	}
+	return e, nil
+}
+
+func (e *memEvent) snapshot() queuepass.Event {
+	ev := e.ev
+	ev.RecentAdmissions = slices.Clone(ev.RecentAdmissions)
+	ev.Counts = queuepass.Counts{}
+	for _, tk := range e.tickets {
+		switch tk.Status {
+		case queuepass.StatusPrequeue:
+			ev.Counts.Prequeue++
+		case queuepass.StatusWaiting:
+			ev.Counts.Waiting++
+		case queuepass.StatusAdmitted:
+			ev.Counts.Admitted++
+		case queuepass.StatusCompleted:
+			ev.Counts.Completed++
+		case queuepass.StatusLeft:
+			ev.Counts.Left++
+		case queuepass.StatusExpired:
+			ev.Counts.Expired++
+		case queuepass.StatusClosed:
+			ev.Counts.Closed++
+		}
+	}
+	return ev
+}
+
+func (e *memEvent) ticket(id string) (*queuepass.Ticket, error) {
+	n, secret, ok := queuepass.ParseTicketID(id)
+	if !ok || n > uint64(len(e.tickets)) || !queuepass.SecretsEqual(secret, e.secrets[n-1]) {
+		return nil, queuepass.ErrTicketNotFound
+	}
+	return e.tickets[n-1], nil
+}
+
+func (e *memEvent) view(tk *queuepass.Ticket) queuepass.Ticket {
+	v := *tk
+	v.Position = 0
+	if v.Status == queuepass.StatusWaiting {
+		v.Position = slices.Index(e.line, tk) + 1
+	}
+	return v
+}
+
+func (e *memEvent) end(tk *queuepass.Ticket, st queuepass.TicketStatus, at time.Time) {
+	if tk.Status == queuepass.StatusWaiting {
+		e.line = slices.DeleteFunc(e.line, func(x *queuepass.Ticket) bool { return x == tk })
+	}
+	tk.Status, tk.EndedAt = st, at
+	delete(e.live, tk.UserID)
+}
+
+func (s *memStore) CreateEvent(_ context.Context, ev queuepass.Event) (queuepass.Event, error) {
+	if err := s.lock(); err != nil {
+		return queuepass.Event{}, err
+	}
+	defer s.mu.Unlock()
+	if _, ok := s.events[ev.ID]; ok {
+		return queuepass.Event{}, queuepass.ErrEventExists
+	}
+	ev.Version, ev.Counts, ev.RecentAdmissions = 1, queuepass.Counts{}, nil
+	e := &memEvent{ev: ev, live: map[string]*queuepass.Ticket{}}
+	s.events[ev.ID] = e
+	s.order = append(s.order, ev.ID)
+	return e.snapshot(), nil
+}
+
+func (s *memStore) Event(_ context.Context, id string) (queuepass.Event, error) {
+	if err := s.lock(); err != nil {
+		return queuepass.Event{}, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(id)
+	if err != nil {
+		return queuepass.Event{}, err
+	}
+	return e.snapshot(), nil
+}
+
+func (s *memStore) Events(_ context.Context, after string, limit int) ([]queuepass.Event, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	i := 0
+	if after != "" {
+		i = slices.Index(s.order, after) + 1
+		if i == 0 {
+			return nil, queuepass.ErrEventNotFound
+		}
+	}
+	var out []queuepass.Event
+	for _, id := range s.order[i:] {
+		if len(out) == limit {
+			break
+		}
+		out = append(out, s.events[id].snapshot())
+	}
+	return out, nil
+}
+
+func (s *memStore) UpdateEvent(_ context.Context, ev queuepass.Event, at time.Time) (queuepass.Event, error) {
+	if err := s.lock(); err != nil {
+		return queuepass.Event{}, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(ev.ID)
+	if err != nil {
+		return queuepass.Event{}, err
+	}
+	if ev.Version != e.ev.Version {
+		return queuepass.Event{}, queuepass.ErrConflict
+	}
+	from := e.ev.State
+	ev.CreatedAt, ev.DrawSeed, ev.Version = e.ev.CreatedAt, e.ev.DrawSeed, e.ev.Version+1
+	ev.Counts, ev.RecentAdmissions = queuepass.Counts{}, e.ev.RecentAdmissions
+	e.ev = ev
+	switch {
+	case from == queuepass.StateScheduled && (ev.State == queuepass.StateOpen || ev.State == queuepass.StatePaused):
+		var ids []string
+		byID := map[string]*queuepass.Ticket{}
+		for _, tk := range e.tickets {
+			if tk.Status == queuepass.StatusPrequeue {
+				ids = append(ids, tk.ID)
+				byID[tk.ID] = tk
+			}
+		}
+		var placed []*queuepass.Ticket
+		for _, id := range queuepass.DrawOrder(ev.DrawSeed, ids) {
+			byID[id].Status = queuepass.StatusWaiting
+			placed = append(placed, byID[id])
+		}
+		e.line = append(placed, e.line...)
+	case ev.State == queuepass.StateClosed:
+		for _, tk := range e.tickets {
+			if tk.Status == queuepass.StatusPrequeue || tk.Status == queuepass.StatusWaiting {
+				e.end(tk, queuepass.StatusClosed, at)
+			}
+		}
+	}
+	return e.snapshot(), nil
+}
+
+func (s *memStore) DeleteEvent(_ context.Context, id string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if _, err := s.event(id); err != nil {
+		return err
+	}
+	delete(s.events, id)
+	s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == id })
+	return nil
+}
+
+func (s *memStore) Join(_ context.Context, eventID, userID string, at time.Time) (queuepass.Ticket, bool, error) {
+	if err := s.lock(); err != nil {
+		return queuepass.Ticket{}, false, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(eventID)
+	if err != nil {
+		return queuepass.Ticket{}, false, err
+	}
+	if e.ev.State == queuepass.StateClosed {
+		return queuepass.Ticket{}, false, queuepass.ErrEventClosed
+	}
+	if tk, ok := e.live[userID]; ok {
+		return e.view(tk), false, nil
+	}
+	secret := queuepass.NewTicketSecret()
+	tk := &queuepass.Ticket{
+		ID:       queuepass.NewTicketID(uint64(len(e.tickets)+1), secret),
+		EventID:  eventID,
+		UserID:   userID,
+		Status:   queuepass.StatusWaiting,
+		JoinedAt: at,
+	}
+	if e.ev.State == queuepass.StateScheduled {
+		tk.Status = queuepass.StatusPrequeue
+	} else {
+		e.line = append(e.line, tk)
+	}
+	e.tickets = append(e.tickets, tk)
+	e.secrets = append(e.secrets, secret)
+	e.live[userID] = tk
+	return e.view(tk), true, nil
+}
+
+// step runs fn on an existing ticket under the lock.
+func (s *memStore) step(eventID, ticketID string, fn func(e *memEvent, tk *queuepass.Ticket) error) (queuepass.Ticket, error) {
+	if err := s.lock(); err != nil {
+		return queuepass.Ticket{}, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(eventID)
+	if err != nil {
+		return queuepass.Ticket{}, err
+	}
+	tk, err := e.ticket(ticketID)
+	if err != nil {
+		return queuepass.Ticket{}, err
+	}
+	if err := fn(e, tk); err != nil {
+		return queuepass.Ticket{}, err
+	}
+	return e.view(tk), nil
+}
+
+func (s *memStore) Ticket(_ context.Context, eventID, ticketID string) (queuepass.Ticket, error) {
+	return s.step(eventID, ticketID, func(*memEvent, *queuepass.Ticket) error { return nil })
+}
+
+func (s *memStore) Leave(_ context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
+	return s.step(eventID, ticketID, func(e *memEvent, tk *queuepass.Ticket) error {
+		switch tk.Status {
+		case queuepass.StatusPrequeue, queuepass.StatusWaiting:
+			e.end(tk, queuepass.StatusLeft, at)
+		case queuepass.StatusLeft:
+		default:
+			return queuepass.ErrTicketNotWaiting
+		}
+		return nil
+	})
+}
+
+func (s *memStore) Complete(_ context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
+	return s.step(eventID, ticketID, func(e *memEvent, tk *queuepass.Ticket) error {
+		switch {
+		case tk.Status == queuepass.StatusAdmitted && tk.PassExpiresAt.After(at):
+			e.end(tk, queuepass.StatusCompleted, at)
+		case tk.Status == queuepass.StatusCompleted:
+		default:
+			return queuepass.ErrTicketNotAdmitted
+		}
+		return nil
+	})
+}
+
+func (e *memEvent) expire(at time.Time) int {
+	n := 0
+	for _, tk := range e.tickets {
+		if tk.Status == queuepass.StatusAdmitted && !tk.PassExpiresAt.After(at) {
+			e.end(tk, queuepass.StatusExpired, tk.PassExpiresAt)
+			n++
+		}
+	}
+	return n
+}
+
+func (s *memStore) ExpirePasses(_ context.Context, eventID string, at time.Time) (int, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(eventID)
+	if err != nil {
+		return 0, err
+	}
+	return e.expire(at), nil
+}
+
+func (s *memStore) Admit(_ context.Context, eventID string, count int, at time.Time) (queuepass.Admission, error) {
+	if err := s.lock(); err != nil {
+		return queuepass.Admission{}, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(eventID)
+	if err != nil {
+		return queuepass.Admission{}, err
+	}
+	if e.ev.State != queuepass.StateOpen {
+		return queuepass.Admission{}, queuepass.ErrEventNotOpen
+	}
+	e.expire(at)
+	n := min(count, len(e.line))
+	if e.ev.MaxActive > 0 {
+		n = min(n, max(0, e.ev.MaxActive-e.snapshot().Counts.Admitted))
+	}
+	var adm queuepass.Admission
+	for _, tk := range e.line[:n] {
+		tk.Status, tk.AdmittedAt, tk.PassExpiresAt = queuepass.StatusAdmitted, at, at.Add(e.ev.PassTTL)
+		adm.Tickets = append(adm.Tickets, e.view(tk))
+	}
+	e.line = slices.Delete(e.line, 0, n)
+	adm.Waiting = len(e.line)
+	if n > 0 {
+		e.ev.RecentAdmissions = append(e.ev.RecentAdmissions, queuepass.AdmissionBatch{At: at, Count: n})
+		if k := len(e.ev.RecentAdmissions) - queuepass.MaxRecentAdmissions; k > 0 {
+			e.ev.RecentAdmissions = slices.Clone(e.ev.RecentAdmissions[k:])
+		}
+	}
+	return adm, nil
+}
+
+func (s *memStore) ClaimIdempotencyKey(_ context.Context, key string, fp [32]byte, at time.Time) (queuepass.IdempotencyRecord, bool, error) {
+	if err := s.lock(); err != nil {
+		return queuepass.IdempotencyRecord{}, false, err
+	}
+	defer s.mu.Unlock()
+	if rec, ok := s.keys[key]; ok {
+		rec.Header, rec.Body = maps.Clone(rec.Header), slices.Clone(rec.Body)
+		return rec, false, nil
+	}
+	rec := queuepass.IdempotencyRecord{Fingerprint: fp, CreatedAt: at}
+	s.keys[key] = rec
+	return rec, true, nil
+}
+
+func (s *memStore) FinishIdempotencyKey(_ context.Context, key string, resp queuepass.IdempotencyRecord) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	rec := s.keys[key]
+	rec.Done, rec.Status, rec.Header, rec.Body = true, resp.Status, maps.Clone(resp.Header), slices.Clone(resp.Body)
+	s.keys[key] = rec
+	return nil
+}
+
+func (s *memStore) ReleaseIdempotencyKey(_ context.Context, key string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	delete(s.keys, key)
+	return nil
+}
+
+func (s *memStore) PurgeIdempotencyKeys(_ context.Context, before time.Time) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	maps.DeleteFunc(s.keys, func(_ string, rec queuepass.IdempotencyRecord) bool { return rec.CreatedAt.Before(before) })
+	return nil
+}
+
+func (s *memStore) Ping(context.Context) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *memStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
