@@ -1,0 +1,261 @@
+package client
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/queuepass/queuepass"
+)
+
+// Event is one waiting room as the API shows it.
+type Event struct {
+	ID                 string               `json:"id"`
+	Name               string               `json:"name"`
+	State              queuepass.EventState `json:"state"`
+	OpensAt            *time.Time           `json:"opens_at"`  // nil: no opening time
+	ClosesAt           *time.Time           `json:"closes_at"` // nil: no closing time
+	AdmitRatePerMinute int                  `json:"admit_rate_per_minute"`
+	MaxActive          int                  `json:"max_active"`
+	PassTTLSeconds     int                  `json:"pass_ttl_seconds"`
+	Waiting            int                  `json:"waiting"`
+	CreatedAt          time.Time            `json:"created_at"`
+}
+
+// CreateEventParams is the body of CreateEvent. Zero values are left out of
+// the request, so the server applies its defaults: a generated ID, no
+// opening or closing time (the event opens at once), admission by admins
+// only, unlimited capacity and a 900-second pass.
+type CreateEventParams struct {
+	ID                 string     // ^[a-z0-9][a-z0-9-]{0,62}$; "" lets the server choose
+	Name               string     // required, 1..200 characters
+	OpensAt            *time.Time // in the future: the event starts scheduled
+	ClosesAt           *time.Time
+	AdmitRatePerMinute int // 0..1000000
+	MaxActive          int // 0..10000000
+	PassTTLSeconds     int // 30..86400; 0 means the server's default
+}
+
+// MarshalJSON encodes p as the API expects, times in UTC to the second.
+func (p CreateEventParams) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID                 string    `json:"id,omitempty"`
+		Name               string    `json:"name"`
+		OpensAt            *wireTime `json:"opens_at,omitempty"`
+		ClosesAt           *wireTime `json:"closes_at,omitempty"`
+		AdmitRatePerMinute int       `json:"admit_rate_per_minute,omitempty"`
+		MaxActive          int       `json:"max_active,omitempty"`
+		PassTTLSeconds     int       `json:"pass_ttl_seconds,omitempty"`
+	}{
+		ID:                 p.ID,
+		Name:               p.Name,
+		OpensAt:            toWireTime(p.OpensAt),
+		ClosesAt:           toWireTime(p.ClosesAt),
+		AdmitRatePerMinute: p.AdmitRatePerMinute,
+		MaxActive:          p.MaxActive,
+		PassTTLSeconds:     p.PassTTLSeconds,
+	})
+}
+
+// EventPatch is a JSON merge patch (RFC 7396) of an event's settings for
+// UpdateEvent. A nil field is left unchanged. OpensAt and ClosesAt can also
+// be cleared (sent as null) with ClearOpensAt and ClearClosesAt; setting a
+// time and clearing it in one patch is an error.
+type EventPatch struct {
+	Name               *string
+	State              *queuepass.EventState
+	OpensAt            *time.Time
+	ClearOpensAt       bool
+	ClosesAt           *time.Time
+	ClearClosesAt      bool
+	AdmitRatePerMinute *int
+	MaxActive          *int
+	PassTTLSeconds     *int
+}
+
+// MarshalJSON encodes p as a merge patch. It fails if a time is both set
+// and cleared.
+func (p EventPatch) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any)
+	if p.Name != nil {
+		m["name"] = *p.Name
+	}
+	if p.State != nil {
+		m["state"] = *p.State
+	}
+	if err := patchTime(m, "opens_at", p.OpensAt, p.ClearOpensAt); err != nil {
+		return nil, err
+	}
+	if err := patchTime(m, "closes_at", p.ClosesAt, p.ClearClosesAt); err != nil {
+		return nil, err
+	}
+	if p.AdmitRatePerMinute != nil {
+		m["admit_rate_per_minute"] = *p.AdmitRatePerMinute
+	}
+	if p.MaxActive != nil {
+		m["max_active"] = *p.MaxActive
+	}
+	if p.PassTTLSeconds != nil {
+		m["pass_ttl_seconds"] = *p.PassTTLSeconds
+	}
+	return json.Marshal(m)
+}
+
+func patchTime(m map[string]any, name string, t *time.Time, clear bool) error {
+	switch {
+	case t != nil && clear:
+		return fmt.Errorf("client: patch both sets and clears %s", name)
+	case clear:
+		m[name] = nil
+	case t != nil:
+		m[name] = toWireTime(t)
+	}
+	return nil
+}
+
+// wireTime encodes a time the way the API writes it: RFC 3339 in UTC with
+// second precision.
+type wireTime time.Time
+
+func toWireTime(t *time.Time) *wireTime {
+	if t == nil {
+		return nil
+	}
+	w := wireTime(*t)
+	return &w
+}
+
+func (t wireTime) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Time(t).UTC().Format(time.RFC3339))
+}
+
+// ListOptions selects one page of ListEvents.
+type ListOptions struct {
+	Limit  int    // 1..200; 0 means the server's default (50)
+	Cursor string // from EventPage.NextCursor; "" starts at the first event
+}
+
+// EventPage is one page of events in creation order.
+type EventPage struct {
+	Events     []Event `json:"events"`
+	NextCursor string  `json:"next_cursor"` // "" (null) on the last page
+}
+
+// Counts are an event's tickets by status; their sum is the number of
+// tickets ever created.
+type Counts struct {
+	Prequeue  int `json:"prequeue"`
+	Waiting   int `json:"waiting"`
+	Admitted  int `json:"admitted"`
+	Completed int `json:"completed"`
+	Left      int `json:"left"`
+	Expired   int `json:"expired"`
+	Closed    int `json:"closed"`
+}
+
+// Stats describe an event's line and admissions.
+type Stats struct {
+	EventID             string               `json:"event_id"`
+	State               queuepass.EventState `json:"state"`
+	TotalTickets        int                  `json:"total_tickets"`
+	Counts              Counts               `json:"counts"`
+	ActivePasses        int                  `json:"active_passes"`
+	AdmittedLastMinute  int                  `json:"admitted_last_minute"`
+	AdmissionsPerMinute float64              `json:"admissions_per_minute"` // observed over the last 10 minutes
+	LastAdmissionAt     *time.Time           `json:"last_admission_at"`
+}
+
+// Ticket is one user's place in one event's line. Its ID is the holder's
+// credential.
+type Ticket struct {
+	ID                   string                 `json:"id"`
+	EventID              string                 `json:"event_id"`
+	UserID               string                 `json:"user_id"`
+	Status               queuepass.TicketStatus `json:"status"`
+	Position             *int                   `json:"position"`               // only while waiting; 1 is next
+	Ahead                *int                   `json:"ahead"`                  // Position - 1
+	EstimatedWaitSeconds *int                   `json:"estimated_wait_seconds"` // nil: no basis for an estimate
+	JoinedAt             time.Time              `json:"joined_at"`
+	AdmittedAt           *time.Time             `json:"admitted_at"`
+	Pass                 string                 `json:"pass"` // "" (null) unless admitted and unexpired
+	PassExpiresAt        *time.Time             `json:"pass_expires_at"`
+	PollAfterSeconds     int                    `json:"poll_after_seconds"`
+}
+
+// Admission is the result of Admit: the tickets admitted, in line order,
+// and how many still wait.
+type Admission struct {
+	Admitted int              `json:"admitted"`
+	Tickets  []AdmittedTicket `json:"tickets"`
+	Waiting  int              `json:"waiting"`
+}
+
+// AdmittedTicket names one ticket admitted by Admit.
+type AdmittedTicket struct {
+	ID     string `json:"id"`
+	UserID string `json:"user_id"`
+}
+
+// Reasons a pass is not valid, in Verification.Reason.
+const (
+	ReasonMalformed            = "malformed"
+	ReasonUnsupportedAlgorithm = "unsupported_algorithm"
+	ReasonUnknownKey           = "unknown_key"
+	ReasonBadSignature         = "bad_signature"
+	ReasonWrongEvent           = "wrong_event"
+	ReasonExpired              = "expired"
+	ReasonNotYetValid          = "not_yet_valid"
+)
+
+// Verification is the server's judgement of a pass for one event.
+type Verification struct {
+	Valid     bool       `json:"valid"`
+	Reason    string     `json:"reason"`    // "" (null) when valid, else one of the Reason constants
+	TicketID  string     `json:"ticket_id"` // "" (null) when the pass could not be read
+	UserID    string     `json:"user_id"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// JWKS is the set of public keys that verify passes.
+type JWKS struct {
+	Keys []JWK `json:"keys"`
+}
+
+// JWK is one public key of a JWKS. QueuePass publishes Ed25519 keys
+// (kty OKP, crv Ed25519, alg EdDSA).
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"` // base64url, unpadded
+	Kid string `json:"kid"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+}
+
+// Key returns the JWKS's key with the given kid, or false.
+func (s JWKS) Key(kid string) (JWK, bool) {
+	for _, k := range s.Keys {
+		if k.Kid == kid {
+			return k, true
+		}
+	}
+	return JWK{}, false
+}
+
+// Ed25519 returns k's public key. It fails if k is not an Ed25519 key or
+// its x is not 32 bytes of unpadded base64url.
+func (k JWK) Ed25519() (ed25519.PublicKey, error) {
+	if k.Kty != "OKP" || k.Crv != "Ed25519" {
+		return nil, fmt.Errorf("client: key %q is %s/%s, not OKP/Ed25519", k.Kid, k.Kty, k.Crv)
+	}
+	x, err := base64.RawURLEncoding.DecodeString(k.X)
+	if err != nil {
+		return nil, fmt.Errorf("client: key %q: x: %w", k.Kid, err)
+	}
+	if len(x) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("client: key %q: x is %d bytes, want %d", k.Kid, len(x), ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(x), nil
+}

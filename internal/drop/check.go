@@ -1,0 +1,295 @@
+package drop
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/queuepass/queuepass"
+	"github.com/queuepass/queuepass/client"
+)
+
+// fanState is where a fan is in the rehearsal.
+type fanState uint8
+
+const (
+	fanNoTicket fanState = iota // the join failed
+	fanWaiting                  // holds a ticket that no admission has named yet
+	fanAdmitted                 // named by an admission; its pass is not checked yet
+	fanDone                     // its pass was checked (or could not be)
+)
+
+// fan is what the rehearsal remembers of one fan. It is kept small, since a
+// rehearsal may have 100k fans.
+type fan struct {
+	ticket string
+	sent   int64 // when the fan's first join attempt was sent (ns since the run started)
+	acked  int64 // when the first answer with its ticket came back; -1 if none did
+	rank   int32 // the fan's place in admission order; -1 until admitted
+	line   int32 // its place in line implied by the first polled position; -1 until polled
+	pos    int32 // the last position read; 0 before any
+	state  fanState
+	passOK bool // the server verified the fan's pass for its event
+}
+
+// userID names fan i.
+func userID(i int) string { return "fan-" + strconv.Itoa(i) }
+
+// joinAttempt is one join request of a fan.
+type joinAttempt struct {
+	sent, acked int64 // acked is meaningful only when err is nil
+	ticket      client.Ticket
+	created     bool
+	err         error
+}
+
+// checker holds the invariants' evidence. Its methods that take a fan index
+// may run concurrently for different fans; index, admit and finish may not
+// run concurrently with anything.
+type checker struct {
+	fans     []fan
+	byTicket map[string]int32 // ticket ID → fan
+	admitted int              // tickets named by admissions so far: the next rank
+
+	noOneTicket   atomic.Int64
+	repeatErrors  atomic.Int64
+	sharedTickets atomic.Int64
+	rises         atomic.Int64
+	positionErrs  atomic.Int64
+	statusErrs    atomic.Int64
+	admittedTwice atomic.Int64
+	unknown       atomic.Int64
+}
+
+func newChecker(fans int) *checker {
+	c := &checker{fans: make([]fan, fans)}
+	for i := range c.fans {
+		c.fans[i] = fan{acked: -1, rank: -1, line: -1}
+	}
+	return c
+}
+
+// joined judges the join attempts of fan i. All attempts that got an
+// answer must name one ticket of this fan, exactly one of them must have
+// made it (201), and an attempt sent after another's answer arrived must
+// get the existing ticket (200). The fan's join was accepted by the store
+// between its first send and its first answer.
+func (c *checker) joined(i int, attempts []joinAttempt) {
+	f := &c.fans[i]
+	f.sent = attempts[0].sent
+	var ids []string
+	created, answered := 0, 0
+	repeatOK := true
+	for _, a := range attempts {
+		f.sent = min(f.sent, a.sent)
+		if a.err != nil {
+			continue
+		}
+		answered++
+		if f.acked < 0 || a.acked < f.acked {
+			f.acked = a.acked
+		}
+		if !slices.Contains(ids, a.ticket.ID) {
+			ids = append(ids, a.ticket.ID)
+		}
+		if a.created {
+			created++
+		}
+		if a.ticket.UserID != userID(i) || a.ticket.Status != queuepass.StatusWaiting {
+			repeatOK = false
+		}
+		if a.ticket.Position != nil && (f.pos == 0 || int32(*a.ticket.Position) < f.pos) {
+			f.pos = int32(*a.ticket.Position)
+		}
+		for _, b := range attempts {
+			if b.err == nil && b.sent > a.acked && b.created {
+				repeatOK = false // a repeat after an answer made a second ticket
+			}
+		}
+	}
+	if answered == len(attempts) && created != 1 {
+		repeatOK = false
+	}
+	if answered > 0 && !repeatOK {
+		c.repeatErrors.Add(1)
+	}
+	if len(ids) != 1 {
+		c.noOneTicket.Add(1)
+		f.acked = -1 // no one ticket to judge the order of
+		return
+	}
+	f.ticket = ids[0]
+	f.state = fanWaiting
+}
+
+// index maps tickets to fans and counts tickets handed to several fans.
+// Fans that share a ticket lose it: the ticket is no one's.
+func (c *checker) index() {
+	c.byTicket = make(map[string]int32, len(c.fans))
+	shared := make(map[string]bool)
+	for i := range c.fans {
+		f := &c.fans[i]
+		if f.state != fanWaiting {
+			continue
+		}
+		if _, dup := c.byTicket[f.ticket]; dup {
+			shared[f.ticket] = true
+			continue
+		}
+		c.byTicket[f.ticket] = int32(i)
+	}
+	for t := range shared {
+		c.sharedTickets.Add(1)
+		delete(c.byTicket, t)
+	}
+	for i := range c.fans {
+		if f := &c.fans[i]; f.state == fanWaiting && shared[f.ticket] {
+			f.state, f.acked = fanNoTicket, -1
+		}
+	}
+}
+
+// polled judges a read of fan i's ticket, made while no admission ran, and
+// reports whether the fan should now have its pass checked. A waiting fan
+// must read waiting, at a position no higher than before, and exactly at
+// its place in line minus the tickets admitted so far. An admitted fan must
+// read admitted with a pass.
+func (c *checker) polled(i int, t client.Ticket) (checkPass bool) {
+	f := &c.fans[i]
+	switch f.state {
+	case fanWaiting:
+		if t.Status != queuepass.StatusWaiting || t.Position == nil {
+			c.statusErrs.Add(1)
+			return false
+		}
+		c.observePosition(f, *t.Position)
+		return false
+	case fanAdmitted:
+		if t.Status != queuepass.StatusAdmitted || t.Pass == "" {
+			c.statusErrs.Add(1)
+			f.state = fanDone
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// observePosition records that f read pos while c.admitted tickets had
+// been admitted.
+func (c *checker) observePosition(f *fan, pos int) {
+	if f.pos > 0 && int32(pos) > f.pos {
+		c.rises.Add(1)
+	}
+	f.pos = int32(pos)
+	line := int32(pos - 1 + c.admitted)
+	switch {
+	case f.line < 0:
+		f.line = line
+	case f.line != line:
+		c.positionErrs.Add(1)
+	}
+}
+
+// admit records one admission response, in order after the earlier ones,
+// and returns the fans it admitted.
+func (c *checker) admit(tickets []client.AdmittedTicket) []int32 {
+	var fans []int32
+	for _, t := range tickets {
+		rank := int32(c.admitted)
+		c.admitted++
+		i, ok := c.byTicket[t.ID]
+		if !ok || t.UserID != userID(int(i)) {
+			c.unknown.Add(1)
+			continue
+		}
+		f := &c.fans[i]
+		if f.rank >= 0 {
+			c.admittedTwice.Add(1)
+			continue
+		}
+		f.rank = rank
+		if f.line >= 0 && f.line != rank {
+			c.positionErrs.Add(1)
+		}
+		f.state = fanAdmitted
+		fans = append(fans, i)
+	}
+	return fans
+}
+
+// neverAdmitted counts fans that hold a ticket no admission named.
+func (c *checker) neverAdmitted() int {
+	n := 0
+	for _, f := range c.fans {
+		if f.state == fanWaiting {
+			n++
+		}
+	}
+	return n
+}
+
+// invalidPasses counts admitted fans whose pass the server did not verify.
+func (c *checker) invalidPasses() int {
+	n := 0
+	for _, f := range c.fans {
+		if f.rank >= 0 && !f.passOK {
+			n++
+		}
+	}
+	return n
+}
+
+// inversions counts pairs of admitted fans (a, b) where a's join was
+// answered before b's was sent, yet b was admitted before a. It runs in
+// O(n log n): fans are taken in order of sending; before each, every fan
+// answered earlier enters a Fenwick tree over ranks, which then tells how
+// many of them were admitted later than it.
+func inversions(fans []fan) int64 {
+	var in []int32
+	for i, f := range fans {
+		if f.rank >= 0 && f.acked >= 0 {
+			in = append(in, int32(i))
+		}
+	}
+	bySent := slices.Clone(in)
+	slices.SortFunc(bySent, func(a, b int32) int { return cmp.Compare(fans[a].sent, fans[b].sent) })
+	byAcked := in
+	slices.SortFunc(byAcked, func(a, b int32) int { return cmp.Compare(fans[a].acked, fans[b].acked) })
+
+	maxRank := int32(0)
+	for _, i := range in {
+		maxRank = max(maxRank, fans[i].rank)
+	}
+	tree := make(fenwick, maxRank+2)
+	var n, inTree int64
+	next := 0
+	for _, b := range bySent {
+		for next < len(byAcked) && fans[byAcked[next]].acked < fans[b].sent {
+			tree.add(fans[byAcked[next]].rank)
+			inTree++
+			next++
+		}
+		n += inTree - tree.countUpTo(fans[b].rank)
+	}
+	return n
+}
+
+// fenwick counts ranks added, by prefix.
+type fenwick []int64
+
+func (t fenwick) add(rank int32) {
+	for i := int(rank) + 1; i < len(t); i += i & -i {
+		t[i]++
+	}
+}
+
+// countUpTo returns how many ranks <= rank were added.
+func (t fenwick) countUpTo(rank int32) int64 {
+	var n int64
+	for i := int(rank) + 1; i > 0; i -= i & -i {
+		n += t[i]
+	}
+	return n
+}

@@ -1,0 +1,174 @@
+package drop
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the outcome of a rehearsal. The invariant counts are each zero
+// when the servers keep the API's promises; see the package documentation
+// for how each is judged.
+type Report struct {
+	EventID   string
+	Servers   []string
+	Fans      int           // fans that joined (or tried to)
+	Repeaters int           // fans that sent their join twice
+	Rounds    int           // admissions made
+	Admitted  int           // fans named by an admission
+	Elapsed   time.Duration // from creating the event to the last check
+
+	// LocalPassCheck reports whether passes were also checked on their own,
+	// against the JWKS; if not, LocalPassNote says why.
+	LocalPassCheck bool
+	LocalPassNote  string
+
+	// Invariants.
+	FansWithoutOneTicket int   // fans whose join attempts did not yield exactly one ticket ID
+	RepeatJoinErrors     int   // fans whose joins made no or several tickets (201), or came back for another user or not waiting
+	SharedTickets        int   // ticket IDs handed to more than one fan
+	Inversions           int64 // pairs admitted against real-time join order
+	PositionRises        int   // reads where a waiting ticket's position rose
+	PositionErrors       int   // reads where a position disagreed with the ticket's place in line
+	StatusErrors         int   // reads whose status disagreed with the admissions
+	AdmittedTwice        int   // tickets named by more than one admission
+	NeverAdmitted        int   // fans with a ticket that no admission named
+	UnknownAdmitted      int   // admitted tickets that no fan holds
+	InvalidPasses        int   // admitted fans whose pass the server did not verify as theirs
+	WrongEventAccepted   int   // passes not rejected with wrong_event for another event
+	LocalPassFailures    int   // passes that failed the local JWKS check
+
+	// Calls, by kind.
+	Join, Poll, Admit, Verify CallStats
+}
+
+// CallStats describe one kind of call.
+type CallStats struct {
+	Count, Errors int
+	Span          time.Duration // from the start of the first call to the end of the last
+	P50, P99, Max time.Duration
+	ErrorSamples  []string // the first few errors
+}
+
+// PerSecond is the number of calls per second over Span.
+func (s CallStats) PerSecond() float64 {
+	if s.Span <= 0 {
+		return 0
+	}
+	return float64(s.Count) / s.Span.Seconds()
+}
+
+// invariant is one promise the rehearsal checks.
+type invariant struct {
+	promise    string
+	violations int64
+	unit       string
+}
+
+func (r *Report) invariants() []invariant {
+	return []invariant{
+		{"every fan holds exactly one ticket", int64(r.FansWithoutOneTicket), "fans without one ticket"},
+		{"a repeated join returns the ticket (200)", int64(r.RepeatJoinErrors), "fans answered wrongly"},
+		{"no ticket is shared by two fans", int64(r.SharedTickets), "shared tickets"},
+		{"admissions follow line order", r.Inversions, "inversions"},
+		{"a waiting position never rises", int64(r.PositionRises), "rises"},
+		{"positions are exact", int64(r.PositionErrors), "wrong positions"},
+		{"ticket status matches admissions", int64(r.StatusErrors), "wrong statuses"},
+		{"no ticket is admitted twice", int64(r.AdmittedTwice), "tickets admitted twice"},
+		{"every fan is admitted", int64(r.NeverAdmitted), "fans never admitted"},
+		{"admissions name only fans' tickets", int64(r.UnknownAdmitted), "unknown tickets"},
+		{"every pass verifies for its event", int64(r.InvalidPasses), "invalid passes"},
+		{"a pass is rejected for another event", int64(r.WrongEventAccepted), "passes accepted elsewhere"},
+		{"every pass verifies against the JWKS", int64(r.LocalPassFailures), "passes failing locally"},
+	}
+}
+
+func (r *Report) calls() []struct {
+	kind string
+	s    CallStats
+} {
+	return []struct {
+		kind string
+		s    CallStats
+	}{{"join", r.Join}, {"poll", r.Poll}, {"admit", r.Admit}, {"verify", r.Verify}}
+}
+
+// OK reports whether every invariant held and every call succeeded.
+func (r *Report) OK() bool {
+	if r.Fans == 0 {
+		return false
+	}
+	for _, inv := range r.invariants() {
+		if inv.violations != 0 {
+			return false
+		}
+	}
+	for _, c := range r.calls() {
+		if c.s.Errors != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteText writes the report for people to read.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Drop rehearsal of event %s on %s\n", r.EventID, strings.Join(r.Servers, ", "))
+	fmt.Fprintf(&b, "%d fans (%d joined twice), %d admitted in %d admissions, %s\n\n",
+		r.Fans, r.Repeaters, r.Admitted, r.Rounds, r.Elapsed.Round(time.Millisecond))
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	broken := 0
+	for _, inv := range r.invariants() {
+		mark := "ok"
+		if inv.violations != 0 {
+			mark = "FAIL"
+			broken++
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d %s\n", mark, inv.promise, inv.violations, inv.unit)
+	}
+	tw.Flush()
+	if !r.LocalPassCheck {
+		fmt.Fprintf(&b, "  (passes not checked against the JWKS: %s)\n", r.LocalPassNote)
+	}
+
+	b.WriteString("\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "  calls\tcount\terrors\tper s\tp50\tp99\tmax\t\n")
+	errs := 0
+	for _, c := range r.calls() {
+		errs += c.s.Errors
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", c.kind, c.s.Count, c.s.Errors,
+			c.s.PerSecond(), fmtDuration(c.s.P50), fmtDuration(c.s.P99), fmtDuration(c.s.Max))
+	}
+	tw.Flush()
+	for _, c := range r.calls() {
+		for _, e := range c.s.ErrorSamples {
+			fmt.Fprintf(&b, "  %s error: %s\n", c.kind, e)
+		}
+	}
+
+	b.WriteString("\n")
+	if r.OK() {
+		b.WriteString("OK: every invariant held and every call succeeded\n")
+	} else {
+		fmt.Fprintf(&b, "FAILED: %d invariants broken, %d calls failed\n", broken, errs)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// fmtDuration shows a latency with three significant digits or so.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	}
+}
