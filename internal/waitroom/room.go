@@ -1,0 +1,329 @@
+// Package waitroom holds the rules of the waiting room: the event lifecycle,
+// scheduled opening and closing, admission bounds, wait estimates and passes.
+// It decides; a queuepass.Store carries out each decision as one atomic step.
+//
+// Time comes from an injected clock, so tests move it by hand.
+package waitroom
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/queuepass/queuepass"
+	"github.com/queuepass/queuepass/internal/pass"
+)
+
+// Limits on settings, shared by validation and the API description.
+const (
+	MinPassTTL     = 30 * time.Second
+	MaxPassTTL     = 24 * time.Hour
+	DefaultPassTTL = 15 * time.Minute
+	MaxAdmitCount  = 10000
+	MaxAdmitRate   = 1_000_000
+	MaxMaxActive   = 10_000_000
+
+	// IdempotencyKeyTTL is how long Idempotency-Keys are remembered.
+	IdempotencyKeyTTL = 25 * time.Hour
+
+	// updateRetries bounds read-modify-write retries against concurrent writers.
+	updateRetries = 10
+)
+
+// Room applies the waiting room's rules to a store. It is safe for
+// concurrent use; several Rooms (on several nodes) may share one store.
+type Room struct {
+	store queuepass.Store
+	keys  *pass.KeySet
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// Config holds a Room's dependencies. Store and Keys are required.
+type Config struct {
+	Store  queuepass.Store
+	Keys   *pass.KeySet     // signs and verifies passes
+	Now    func() time.Time // nil: time.Now
+	Logger *slog.Logger     // nil: discard
+}
+
+// New returns a Room.
+func New(cfg Config) *Room {
+	r := &Room{store: cfg.Store, keys: cfg.Keys, now: cfg.Now, log: cfg.Logger}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	return r
+}
+
+// Now returns the room's current time, in UTC.
+func (r *Room) Now() time.Time { return r.now().UTC() }
+
+// EventSpec is what an admin chooses when creating an event. Zero values
+// mean the defaults: a generated ID, no schedule, manual admission,
+// unlimited capacity, DefaultPassTTL.
+type EventSpec struct {
+	ID                 string
+	Name               string
+	OpensAt            time.Time
+	ClosesAt           time.Time
+	AdmitRatePerMinute int
+	MaxActive          int
+	PassTTL            time.Duration
+}
+
+// CreateEvent creates an event: scheduled when OpensAt is in the future,
+// else open. It fails with a *queuepass.ValidationError for settings that
+// contradict the clock, or with queuepass.ErrEventExists.
+func (r *Room) CreateEvent(ctx context.Context, spec EventSpec) (queuepass.Event, error) {
+	now := r.Now()
+	var verr queuepass.ValidationError
+	if !spec.ClosesAt.IsZero() {
+		if !spec.ClosesAt.After(now) {
+			verr.Add("closes_at", "must be in the future")
+		} else if !spec.OpensAt.IsZero() && !spec.ClosesAt.After(spec.OpensAt) {
+			verr.Add("closes_at", "must be after opens_at")
+		}
+	}
+	if err := verr.Err(); err != nil {
+		return queuepass.Event{}, err
+	}
+	ev := queuepass.Event{
+		ID:                 spec.ID,
+		Name:               spec.Name,
+		State:              queuepass.StateOpen,
+		OpensAt:            spec.OpensAt,
+		ClosesAt:           spec.ClosesAt,
+		AdmitRatePerMinute: spec.AdmitRatePerMinute,
+		MaxActive:          spec.MaxActive,
+		PassTTL:            spec.PassTTL,
+		CreatedAt:          now,
+	}
+	if ev.ID == "" {
+		ev.ID = NewEventID()
+	}
+	if ev.PassTTL == 0 {
+		ev.PassTTL = DefaultPassTTL
+	}
+	if ev.OpensAt.After(now) {
+		ev.State = queuepass.StateScheduled
+	}
+	rand.Read(ev.DrawSeed[:])
+	return r.store.CreateEvent(ctx, ev)
+}
+
+// NewEventID returns a random event ID that matches the API's pattern.
+func NewEventID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 16)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return "ev-" + string(b)
+}
+
+// Event returns an event, first carrying out a scheduled opening or closing
+// that is due. It fails with queuepass.ErrEventNotFound.
+func (r *Room) Event(ctx context.Context, id string) (queuepass.Event, error) {
+	ev, err := r.store.Event(ctx, id)
+	if err != nil {
+		return ev, err
+	}
+	return r.catchUp(ctx, ev)
+}
+
+// catchUp carries out the transitions that ev's schedule makes due by now.
+func (r *Room) catchUp(ctx context.Context, ev queuepass.Event) (queuepass.Event, error) {
+	for range updateRetries {
+		next, due := dueState(ev, r.Now())
+		if !due {
+			return ev, nil
+		}
+		changed := ev
+		changed.State = next
+		updated, err := r.store.UpdateEvent(ctx, changed, r.Now())
+		if errors.Is(err, queuepass.ErrConflict) {
+			if ev, err = r.store.Event(ctx, ev.ID); err != nil {
+				return ev, err
+			}
+			continue
+		}
+		if err != nil {
+			return ev, err
+		}
+		r.log.Info("event changed state on schedule", "event", ev.ID, "from", ev.State, "to", next)
+		ev = updated
+	}
+	return ev, fmt.Errorf("event %s: scheduled transition: %w", ev.ID, queuepass.ErrConflict)
+}
+
+// dueState returns the state that ev's schedule calls for at now, if that
+// differs from its state.
+func dueState(ev queuepass.Event, now time.Time) (queuepass.EventState, bool) {
+	switch {
+	case ev.State == queuepass.StateClosed:
+		return ev.State, false
+	case !ev.ClosesAt.IsZero() && !now.Before(ev.ClosesAt):
+		return queuepass.StateClosed, true
+	case ev.State == queuepass.StateScheduled && !ev.OpensAt.IsZero() && !now.Before(ev.OpensAt):
+		return queuepass.StateOpen, true
+	}
+	return ev.State, false
+}
+
+// Events lists events in creation order, limit at a time. The cursor is
+// the last event's ID of the previous page ("" for the first page); next is
+// "" on the last page.
+func (r *Room) Events(ctx context.Context, cursor string, limit int) (events []queuepass.Event, next string, err error) {
+	events, err = r.store.Events(ctx, cursor, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(events) > limit {
+		events = events[:limit]
+		next = events[limit-1].ID
+	}
+	for i := range events {
+		if events[i], err = r.catchUp(ctx, events[i]); err != nil {
+			return nil, "", err
+		}
+	}
+	return events, next, nil
+}
+
+// EventPatch is a partial update of an event's settings: nil fields stay as
+// they are. For OpensAt and ClosesAt, a non-nil pointer to the zero time
+// clears the setting.
+type EventPatch struct {
+	Name               *string
+	State              *queuepass.EventState
+	OpensAt            *time.Time
+	ClosesAt           *time.Time
+	AdmitRatePerMinute *int
+	MaxActive          *int
+	PassTTL            *time.Duration
+}
+
+// UpdateEvent applies a patch. A state change must follow the lifecycle
+// (scheduled → open, open ⇄ paused, any but closed → closed; staying in the
+// same state is allowed), else it fails with queuepass.ErrInvalidTransition.
+// A closed event cannot change at all. Schedule changes that contradict the
+// clock fail with a *queuepass.ValidationError.
+func (r *Room) UpdateEvent(ctx context.Context, id string, p EventPatch) (queuepass.Event, error) {
+	for range updateRetries {
+		ev, err := r.Event(ctx, id)
+		if err != nil {
+			return ev, err
+		}
+		changed, err := applyPatch(ev, p, r.Now())
+		if err != nil {
+			return ev, err
+		}
+		if sameSettings(changed, ev) {
+			return ev, nil
+		}
+		updated, err := r.store.UpdateEvent(ctx, changed, r.Now())
+		if errors.Is(err, queuepass.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return ev, err
+		}
+		if updated.State != ev.State {
+			r.log.Info("event changed state", "event", id, "from", ev.State, "to", updated.State)
+		}
+		// Settings may have made a transition due (closes_at in the past is
+		// refused, but opens_at may have been moved to now).
+		return r.catchUp(ctx, updated)
+	}
+	return queuepass.Event{}, fmt.Errorf("update event %s: %w", id, queuepass.ErrConflict)
+}
+
+func applyPatch(ev queuepass.Event, p EventPatch, now time.Time) (queuepass.Event, error) {
+	if ev.State == queuepass.StateClosed {
+		if (p == EventPatch{State: p.State}) && (p.State == nil || *p.State == queuepass.StateClosed) {
+			return ev, nil // closing again changes nothing
+		}
+		return ev, fmt.Errorf("event %s is closed and can no longer change: %w", ev.ID, queuepass.ErrInvalidTransition)
+	}
+	var verr queuepass.ValidationError
+	if p.Name != nil {
+		ev.Name = *p.Name
+	}
+	if p.AdmitRatePerMinute != nil {
+		ev.AdmitRatePerMinute = *p.AdmitRatePerMinute
+	}
+	if p.MaxActive != nil {
+		ev.MaxActive = *p.MaxActive
+	}
+	if p.PassTTL != nil {
+		ev.PassTTL = *p.PassTTL
+	}
+	if p.OpensAt != nil && !p.OpensAt.Equal(ev.OpensAt) {
+		switch {
+		case ev.State != queuepass.StateScheduled:
+			verr.Add("opens_at", "can only change while the event is scheduled")
+		case !p.OpensAt.IsZero() && !p.OpensAt.After(now):
+			verr.Add("opens_at", "must be in the future; set state to open to open now")
+		default:
+			ev.OpensAt = *p.OpensAt
+		}
+	}
+	if p.ClosesAt != nil && !p.ClosesAt.Equal(ev.ClosesAt) {
+		switch {
+		case !p.ClosesAt.IsZero() && !p.ClosesAt.After(now):
+			verr.Add("closes_at", "must be in the future; set state to closed to close now")
+		default:
+			ev.ClosesAt = *p.ClosesAt
+		}
+	}
+	if !ev.ClosesAt.IsZero() && !ev.OpensAt.IsZero() && ev.State == queuepass.StateScheduled && !ev.ClosesAt.After(ev.OpensAt) {
+		verr.Add("closes_at", "must be after opens_at")
+	}
+	if err := verr.Err(); err != nil {
+		return ev, err
+	}
+	if p.State != nil && *p.State != ev.State {
+		if !allowed(ev.State, *p.State) {
+			return ev, fmt.Errorf("event %s cannot go from %s to %s: %w", ev.ID, ev.State, *p.State, queuepass.ErrInvalidTransition)
+		}
+		ev.State = *p.State
+	}
+	return ev, nil
+}
+
+// sameSettings reports whether a and b have the same admin-chosen settings.
+func sameSettings(a, b queuepass.Event) bool {
+	return a.Name == b.Name && a.State == b.State && a.OpensAt.Equal(b.OpensAt) &&
+		a.ClosesAt.Equal(b.ClosesAt) && a.AdmitRatePerMinute == b.AdmitRatePerMinute &&
+		a.MaxActive == b.MaxActive && a.PassTTL == b.PassTTL
+}
+
+// allowed reports whether the lifecycle permits from → to.
+func allowed(from, to queuepass.EventState) bool {
+	switch {
+	case from == queuepass.StateClosed:
+		return false
+	case to == queuepass.StateClosed:
+		return true
+	case from == queuepass.StateScheduled:
+		return to == queuepass.StateOpen
+	case from == queuepass.StateOpen:
+		return to == queuepass.StatePaused
+	case from == queuepass.StatePaused:
+		return to == queuepass.StateOpen
+	}
+	return false
+}
+
+// DeleteEvent removes an event and all its tickets.
+func (r *Room) DeleteEvent(ctx context.Context, id string) error {
+	return r.store.DeleteEvent(ctx, id)
+}
