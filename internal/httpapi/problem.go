@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/queuepass/queuepass"
+)
+
+// problem is an RFC 9457 problem detail with QueuePass' stable code.
+type problem struct {
+	Type   string                 `json:"type"`
+	Title  string                 `json:"title"`
+	Status int                    `json:"status"`
+	Detail string                 `json:"detail"`
+	Code   string                 `json:"code"`
+	Errors []queuepass.FieldError `json:"errors,omitempty"`
+
+	header http.Header // extra response headers, e.g. Retry-After
+}
+
+func newProblem(status int, code, detail string) *problem {
+	return &problem{
+		Type:   "urn:queuepass:problem:" + code,
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
+		Code:   code,
+	}
+}
+
+func (p *problem) with(key, value string) *problem {
+	if p.header == nil {
+		p.header = http.Header{}
+	}
+	p.header.Set(key, value)
+	return p
+}
+
+func writeProblem(w http.ResponseWriter, p *problem) {
+	h := w.Header()
+	for k, v := range p.header {
+		h[k] = v
+	}
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Length")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+// retryAfterSeconds is the advice sent with every 503.
+const retryAfterSeconds = 1
+
+// problemFor maps an error to the problem a client sees. Errors of unknown
+// kind become a 500 whose detail says nothing of the cause; the cause is
+// logged instead.
+func problemFor(ctx context.Context, log *slog.Logger, err error) *problem {
+	if verr, ok := errors.AsType[*queuepass.ValidationError](err); ok {
+		p := newProblem(http.StatusUnprocessableEntity, "invalid_request", verr.Error())
+		p.Errors = verr.Fields
+		return p
+	}
+	if p := knownProblem(err); p != nil {
+		return p
+	}
+	if errors.Is(err, queuepass.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		log.LogAttrs(ctx, slog.LevelWarn, "store unavailable", slog.Any("err", err))
+		return newProblem(http.StatusServiceUnavailable, "unavailable", "The service cannot serve this request right now; retry shortly.").
+			with("Retry-After", strconv.Itoa(retryAfterSeconds))
+	}
+	log.LogAttrs(ctx, slog.LevelError, "internal error", slog.Any("err", err))
+	return newProblem(http.StatusInternalServerError, "internal", "An internal error occurred; it has been logged.")
+}
+
+// knownProblem maps each domain error to its status, code and message. The
+// messages are fixed so that nothing internal reaches a client.
+func knownProblem(err error) *problem {
+	switch {
+	case errors.Is(err, queuepass.ErrEventNotFound):
+		return newProblem(http.StatusNotFound, "event_not_found", "No event has this ID.")
+	case errors.Is(err, queuepass.ErrTicketNotFound):
+		return newProblem(http.StatusNotFound, "ticket_not_found", "No ticket of this event has this ID.")
+	case errors.Is(err, queuepass.ErrEventExists):
+		return newProblem(http.StatusConflict, "event_exists", "An event with this ID already exists.")
+	case errors.Is(err, queuepass.ErrEventClosed):
+		return newProblem(http.StatusConflict, "event_closed", "The event is closed; it takes no more joins.")
+	case errors.Is(err, queuepass.ErrEventNotOpen):
+		return newProblem(http.StatusConflict, "event_not_open", "The event is not open, so nobody can be admitted now.")
+	case errors.Is(err, queuepass.ErrInvalidTransition):
+		return newProblem(http.StatusConflict, "invalid_transition", "The event cannot change to this state from its current one (scheduled → open, open ⇄ paused, any but closed → closed; closed is final).")
+	case errors.Is(err, queuepass.ErrTicketNotWaiting):
+		return newProblem(http.StatusConflict, "ticket_not_waiting", "The ticket is no longer waiting in the line.")
+	case errors.Is(err, queuepass.ErrTicketNotAdmitted):
+		return newProblem(http.StatusConflict, "ticket_not_admitted", "The ticket is not admitted with a valid pass.")
+	}
+	return nil
+}

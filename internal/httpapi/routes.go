@@ -1,0 +1,44 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// addRoutes is the API's table of contents.
+func addRoutes(mux *http.ServeMux, cfg Config) {
+	room, log := cfg.Room, cfg.Logger
+	admin := func(h http.Handler) http.Handler { return requireAdmin(cfg.AdminKey, h) }
+	idem := func(h http.Handler) http.Handler { return idempotent(room, log, h) }
+
+	// Events: admins manage them; anyone may read one (a waiting page shows it).
+	mux.Handle("POST /v1/events", admin(idem(handleCreateEvent(log, room))))
+	mux.Handle("GET /v1/events", admin(handleListEvents(log, room)))
+	mux.Handle("GET /v1/events/{event_id}", handleGetEvent(log, room))
+	mux.Handle("PATCH /v1/events/{event_id}", admin(handleUpdateEvent(log, room)))
+	mux.Handle("DELETE /v1/events/{event_id}", admin(handleDeleteEvent(log, room)))
+	mux.Handle("GET /v1/events/{event_id}/stats", admin(handleStats(log, room)))
+
+	// Tickets: anyone joins; the ticket ID is the holder's credential.
+	mux.Handle("POST /v1/events/{event_id}/tickets", noStore(idem(handleJoin(log, room))))
+	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleGetTicket(log, room)))
+	mux.Handle("DELETE /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleLeave(log, room)))
+	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/complete", admin(noStore(idem(handleComplete(log, room)))))
+
+	// Admissions: admins admit in batches.
+	mux.Handle("POST /v1/events/{event_id}/admissions", admin(noStore(idem(handleAdmit(log, room)))))
+
+	// Passes: protected sites verify them, with the JWKS or by asking.
+	mux.Handle("GET /.well-known/jwks.json", handleJWKS(room))
+	mux.Handle("POST /v1/passes/verify", handleVerifyPass(log, room))
+
+	// Operations and documentation.
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(log, room))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /openapi.yaml", handleOpenAPI())
+	docs := handleDocs()
+	mux.Handle("GET /docs", docs)
+	mux.Handle("GET /docs/", docs)
+}

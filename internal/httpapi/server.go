@@ -1,0 +1,228 @@
+// Package httpapi serves QueuePass' HTTP API (v1): routing, decoding and
+// validation, problem+json errors, admin authentication, Idempotency-Key
+// replay, metrics, the OpenAPI document and its interactive page.
+//
+// routes.go lists the whole surface. Handlers translate between HTTP and
+// internal/waitroom and hold no rules of their own.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/queuepass/queuepass/internal/waitroom"
+)
+
+// Config holds a server's dependencies. Room and AdminKey are required.
+type Config struct {
+	Room     *waitroom.Room
+	AdminKey string       // the bearer token of admin calls; never logged
+	Logger   *slog.Logger // nil: discard
+
+	// Registry collects the server's metrics; /metrics serves what it
+	// gathers. nil: a new registry.
+	Registry *prometheus.Registry
+
+	// RequestTimeout bounds the work of one request; zero: 10 seconds.
+	RequestTimeout time.Duration
+}
+
+// NewServer returns the API's handler.
+func NewServer(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	mux := http.NewServeMux()
+	m := newMetrics(cfg.Registry)
+	addRoutes(mux, cfg)
+	var h http.Handler = problemNotFound(mux)
+	h = m.instrument(h)
+	h = withTimeout(h, cfg.RequestTimeout)
+	h = recoverPanics(h, cfg.Logger)
+	return h
+}
+
+// problemNotFound answers unknown paths with 404 and known paths with an
+// unknown method with 405 (and Allow), as problem+json.
+func problemNotFound(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// Let the mux decide between 404, 405 and a redirect, then say it
+		// in problem+json.
+		rec := &headerRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusMethodNotAllowed:
+			allow := rec.header.Get("Allow")
+			w.Header().Set("Allow", allow)
+			writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s is not allowed here; allowed: %s.", r.Method, allow)))
+		case http.StatusMovedPermanently, http.StatusPermanentRedirect, http.StatusTemporaryRedirect, http.StatusFound:
+			w.Header().Set("Location", rec.header.Get("Location"))
+			w.WriteHeader(rec.status)
+		default:
+			writeProblem(w, newProblem(http.StatusNotFound, "not_found", "There is nothing at this path."))
+		}
+	})
+}
+
+// headerRecorder keeps the status and headers a handler writes and drops
+// its body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *headerRecorder) Header() http.Header { return r.header }
+func (r *headerRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+func (r *headerRecorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+// withTimeout bounds the context of every request.
+func withTimeout(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// recoverPanics turns a panic into a logged 500, so one bad request cannot
+// take the process down.
+func recoverPanics(h http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil || v == http.ErrAbortHandler {
+				if v != nil {
+					panic(v)
+				}
+				return
+			}
+			log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "An internal error occurred; it has been logged."))
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// requireAdmin lets a request through only with the admin bearer key.
+func requireAdmin(adminKey string, h http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(adminKey))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isAdmin(r, want) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="queuepass"`)
+			writeProblem(w, newProblem(http.StatusUnauthorized, "unauthorized",
+				"This call needs the admin key: Authorization: Bearer <admin key>."))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// isAdmin compares the request's bearer token with the admin key in
+// constant time (hashing first, so the length leaks nothing either).
+func isAdmin(r *http.Request, want [sha256.Size]byte) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// noStore marks responses as not to be cached: ticket responses are one
+// holder's live state.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status a handler sends.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushing for
+// streams, deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// metrics are the server's Prometheus collectors.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "queuepass_http_requests_total",
+			Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "queuepass_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m *metrics) instrument(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(max(sw.status, http.StatusOK))).Inc()
+		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}

@@ -1,0 +1,176 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/queuepass/queuepass"
+	"github.com/queuepass/queuepass/internal/waitroom"
+)
+
+// The JSON shapes of the API, as openapi.yaml describes them. Every field is
+// always present; null stands for "none".
+
+type eventJSON struct {
+	ID                 string     `json:"id"`
+	Name               string     `json:"name"`
+	State              string     `json:"state"`
+	OpensAt            *timestamp `json:"opens_at"`
+	ClosesAt           *timestamp `json:"closes_at"`
+	AdmitRatePerMinute int        `json:"admit_rate_per_minute"`
+	MaxActive          int        `json:"max_active"`
+	PassTTLSeconds     int        `json:"pass_ttl_seconds"`
+	Waiting            int        `json:"waiting"`
+	CreatedAt          *timestamp `json:"created_at"`
+}
+
+func eventOut(ev queuepass.Event) eventJSON {
+	return eventJSON{
+		ID:                 ev.ID,
+		Name:               ev.Name,
+		State:              string(ev.State),
+		OpensAt:            ts(ev.OpensAt),
+		ClosesAt:           ts(ev.ClosesAt),
+		AdmitRatePerMinute: ev.AdmitRatePerMinute,
+		MaxActive:          ev.MaxActive,
+		PassTTLSeconds:     int(ev.PassTTL / time.Second),
+		Waiting:            ev.Counts.Waiting,
+		CreatedAt:          ts(ev.CreatedAt),
+	}
+}
+
+type ticketJSON struct {
+	ID                   string     `json:"id"`
+	EventID              string     `json:"event_id"`
+	UserID               string     `json:"user_id"`
+	Status               string     `json:"status"`
+	Position             *int       `json:"position"`
+	Ahead                *int       `json:"ahead"`
+	EstimatedWaitSeconds *int       `json:"estimated_wait_seconds"`
+	JoinedAt             *timestamp `json:"joined_at"`
+	AdmittedAt           *timestamp `json:"admitted_at"`
+	Pass                 *string    `json:"pass"`
+	PassExpiresAt        *timestamp `json:"pass_expires_at"`
+	PollAfterSeconds     int        `json:"poll_after_seconds"`
+}
+
+func ticketOut(v waitroom.TicketView) ticketJSON {
+	t := ticketJSON{
+		ID:               v.ID,
+		EventID:          v.EventID,
+		UserID:           v.UserID,
+		Status:           string(v.Status),
+		JoinedAt:         ts(v.JoinedAt),
+		AdmittedAt:       ts(v.AdmittedAt),
+		PollAfterSeconds: max(1, int(v.PollAfter/time.Second)),
+	}
+	if v.Status == queuepass.StatusWaiting && v.Position > 0 {
+		pos, ahead := v.Position, v.Position-1
+		t.Position, t.Ahead = &pos, &ahead
+	}
+	if v.EstimatedWait != nil {
+		secs := max(0, int((*v.EstimatedWait+time.Second-1)/time.Second))
+		t.EstimatedWaitSeconds = &secs
+	}
+	if v.Pass != "" {
+		t.Pass = &v.Pass
+		t.PassExpiresAt = ts(v.PassExpiresAt)
+	}
+	return t
+}
+
+type admissionJSON struct {
+	Admitted int               `json:"admitted"`
+	Tickets  []admittedJSON    `json:"tickets"`
+	Waiting  int               `json:"waiting"`
+}
+
+type admittedJSON struct {
+	ID     string `json:"id"`
+	UserID string `json:"user_id"`
+}
+
+type countsJSON struct {
+	Prequeue  int `json:"prequeue"`
+	Waiting   int `json:"waiting"`
+	Admitted  int `json:"admitted"`
+	Completed int `json:"completed"`
+	Left      int `json:"left"`
+	Expired   int `json:"expired"`
+	Closed    int `json:"closed"`
+}
+
+type statsJSON struct {
+	EventID             string     `json:"event_id"`
+	State               string     `json:"state"`
+	TotalTickets        int        `json:"total_tickets"`
+	Counts              countsJSON `json:"counts"`
+	ActivePasses        int        `json:"active_passes"`
+	AdmittedLastMinute  int        `json:"admitted_last_minute"`
+	AdmissionsPerMinute float64    `json:"admissions_per_minute"`
+	LastAdmissionAt     *timestamp `json:"last_admission_at"`
+}
+
+func statsOut(s waitroom.Stats) statsJSON {
+	c := s.Counts
+	return statsJSON{
+		EventID:      s.Event.ID,
+		State:        string(s.Event.State),
+		TotalTickets: c.Total(),
+		Counts: countsJSON{
+			Prequeue: c.Prequeue, Waiting: c.Waiting, Admitted: c.Admitted, Completed: c.Completed,
+			Left: c.Left, Expired: c.Expired, Closed: c.Closed,
+		},
+		ActivePasses:        s.ActivePasses,
+		AdmittedLastMinute:  s.AdmittedLastMinute,
+		AdmissionsPerMinute: s.AdmissionsPerMinute,
+		LastAdmissionAt:     ts(s.LastAdmissionAt),
+	}
+}
+
+type verificationJSON struct {
+	Valid     bool       `json:"valid"`
+	Reason    *string    `json:"reason"`
+	TicketID  *string    `json:"ticket_id"`
+	UserID    *string    `json:"user_id"`
+	ExpiresAt *timestamp `json:"expires_at"`
+}
+
+func verificationOut(v waitroom.Verification) verificationJSON {
+	if !v.Valid {
+		return verificationJSON{Reason: &v.Reason}
+	}
+	return verificationJSON{
+		Valid:     true,
+		TicketID:  &v.Claims.TicketID,
+		UserID:    &v.Claims.UserID,
+		ExpiresAt: ts(v.Claims.ExpiresAt),
+	}
+}
+
+// timestamp is a time in RFC 3339, UTC, whole seconds.
+type timestamp time.Time
+
+// ts returns t as a timestamp, or nil for the zero time.
+func ts(t time.Time) *timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	s := timestamp(t)
+	return &s
+}
+
+func (t timestamp) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(`"2006-01-02T15:04:05Z"`))
+	b = append(b, '"')
+	b = time.Time(t).UTC().Truncate(time.Second).AppendFormat(b, time.RFC3339)
+	return append(b, '"'), nil
+}
+
+// writeJSON sends v as the response body with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
