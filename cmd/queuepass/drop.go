@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/queuepass/queuepass/internal/drop"
+)
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// errInvariant reports a rehearsal whose checks failed.
+var errInvariant = errors.New("drop rehearsal: an invariant failed")
+
+func runDrop(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("drop", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	var servers stringList
+	fset.Var(&servers, "server", "base URL of a QueuePass server, e.g. http://127.0.0.1:8080 (repeat for several nodes)")
+	adminKey := fset.String("admin-key", getenv("QUEUEPASS_ADMIN_KEY"), "admin key (env QUEUEPASS_ADMIN_KEY)")
+	fans := fset.Int("fans", drop.DefaultFans, "fans that join")
+	concurrency := fset.Int("concurrency", drop.DefaultConcurrency, "requests in flight at once")
+	batch := fset.Int("batch", drop.DefaultBatch, "tickets per admission (1..10000)")
+	if err := fset.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case len(servers) == 0:
+		return fmt.Errorf("%w: drop needs at least one --server URL", errUsage)
+	case *adminKey == "":
+		return fmt.Errorf("%w: drop needs --admin-key (or QUEUEPASS_ADMIN_KEY)", errUsage)
+	case *fans < 1 || *concurrency < 1 || *batch < 1 || *batch > 10000:
+		return fmt.Errorf("%w: --fans and --concurrency must be positive, --batch 1..10000", errUsage)
+	case fset.NArg() > 0:
+		return fmt.Errorf("%w: drop takes no arguments, got %q", errUsage, fset.Args())
+	}
+	f, isFile := stderr.(*os.File)
+	report, err := drop.Run(ctx, drop.Config{
+		Servers:     servers,
+		AdminKey:    *adminKey,
+		Fans:        *fans,
+		Concurrency: *concurrency,
+		Batch:       *batch,
+		Progress:    stderr,
+		Interactive: isFile && term.IsTerminal(int(f.Fd())),
+	})
+	if report != nil {
+		if werr := report.WriteText(stdout); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !report.OK() {
+		return errInvariant
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/queuepass/queuepass/internal/boltstore"
+	"github.com/queuepass/queuepass/internal/httpapi"
+	"github.com/queuepass/queuepass/internal/pass"
+	"github.com/queuepass/queuepass/internal/waitroom"
+)
+
+// Files in the data directory besides the store's own.
+const (
+	adminKeyFile = "admin.key"
+	passKeyFile  = "pass-keys.json"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// after a signal.
+const shutdownTimeout = 15 * time.Second
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	addr := fset.String("addr", envDefault(getenv, "QUEUEPASS_ADDR", "127.0.0.1:8080"), "listen address (env QUEUEPASS_ADDR)")
+	dataDir := fset.String("data", envDefault(getenv, "QUEUEPASS_DATA", "./queuepass-data"), "data directory (env QUEUEPASS_DATA)")
+	if err := fset.Parse(args); err != nil {
+		return err
+	}
+	if fset.NArg() > 0 {
+		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fset.Args())
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	store, err := boltstore.Open(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
+
+	adminKey, adminKeyPath, err := loadAdminKey(*dataDir, getenv)
+	if err != nil {
+		return err
+	}
+	if adminKeyPath != "" {
+		log.Info("admin key is in a file of the data directory (set QUEUEPASS_ADMIN_KEY to choose one)", "path", adminKeyPath)
+	} else {
+		log.Info("admin key taken from QUEUEPASS_ADMIN_KEY")
+	}
+	keys, created, err := pass.LoadOrCreate(filepath.Join(*dataDir, passKeyFile))
+	if err != nil {
+		return fmt.Errorf("pass signing key: %w", err)
+	}
+	log.Info("pass signing key ready", "path", filepath.Join(*dataDir, passKeyFile), "created", created, "kid", keys.SigningKeyID())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	room := waitroom.New(waitroom.Config{Store: store, Keys: keys, Logger: log})
+	srv := &http.Server{
+		Handler: httpapi.NewServer(httpapi.Config{
+			Room:     room,
+			AdminKey: adminKey,
+			Logger:   log,
+			Registry: reg,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	log.Info("queuepass serving", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "data", *dataDir)
+	fmt.Fprintf(stdout, "QueuePass listening on http://%s (API docs at /docs)\n", ln.Addr())
+
+	var wg sync.WaitGroup
+	roomCtx, stopRoom := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { room.Run(roomCtx) })
+	defer func() {
+		stopRoom()
+		wg.Wait()
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		srv.Close()
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loadAdminKey returns the admin key from QUEUEPASS_ADMIN_KEY, or else from
+// the data directory's admin.key file, which it creates with a random key
+// (mode 0600) on first start. path is the file used, "" for the environment.
+func loadAdminKey(dataDir string, getenv func(string) string) (key, path string, err error) {
+	if k := getenv("QUEUEPASS_ADMIN_KEY"); k != "" {
+		return k, "", nil
+	}
+	path = filepath.Join(dataDir, adminKeyFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if k := strings.TrimSpace(string(b)); k != "" {
+			return k, path, nil
+		}
+		return "", "", fmt.Errorf("admin key file %s is empty", path)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("admin key: %w", err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	k := base64.RawURLEncoding.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", "", fmt.Errorf("admin key: %w", err)
+	}
+	if _, err := f.WriteString(k + "\n"); err != nil {
+		f.Close()
+		return "", "", fmt.Errorf("admin key: %w", err)
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return "", "", fmt.Errorf("admin key: %w", err)
+	}
+	return k, path, nil
+}
