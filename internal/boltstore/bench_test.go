@@ -54,20 +54,53 @@ func bigLine(tb testing.TB, dir string, n int) (*Store, []string) {
 	return s, bulkJoin(tb, s, "e", n)
 }
 
-// BenchmarkTicketPosition reads waiting tickets spread over the line: a
-// bbolt read of the record and a Fenwick rank.
+// BenchmarkTicketPosition reads waiting tickets: a bbolt read of the record
+// and a Fenwick rank. spread=all strides over the whole line (the B+tree no
+// longer fits in CPU caches at 1M); spread=1000 over its first 1000
+// tickets, which isolates the cost of the code from that of cache misses.
 func BenchmarkTicketPosition(b *testing.B) {
 	for _, n := range []int{1_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("waiting=%d", n), func(b *testing.B) {
 			s, ids := bigLine(b, b.TempDir(), n)
-			ctx := context.Background()
-			runtime.GC() // not the building's garbage
+			spreads := []int{n}
+			if n > 1000 {
+				spreads = append(spreads, 1000)
+			}
+			for _, spread := range spreads {
+				name := "spread=all"
+				if spread < n {
+					name = fmt.Sprintf("spread=%d", spread)
+				}
+				b.Run(name, func(b *testing.B) {
+					ctx := context.Background()
+					runtime.GC() // not the building's garbage
+					i := 0
+					for b.Loop() {
+						i = (i + 7919) % spread // a prime stride
+						tk, err := s.Ticket(ctx, "e", ids[i])
+						if err != nil || tk.Position != i+1 {
+							b.Fatalf("Ticket(#%d) = position %d, %v; want %d", i, tk.Position, err, i+1)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkLinePosition is the in-memory rank alone.
+func BenchmarkLinePosition(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprintf("waiting=%d", n), func(b *testing.B) {
+			var l lineIndex
+			for slot := range uint64(n) {
+				l.add(slot + 1)
+			}
 			i := 0
 			for b.Loop() {
-				i = (i + 7919) % len(ids) // a prime stride: every part of the line
-				tk, err := s.Ticket(ctx, "e", ids[i])
-				if err != nil || tk.Position != i+1 {
-					b.Fatalf("Ticket(#%d) = position %d, %v; want %d", i, tk.Position, err, i+1)
+				i = (i + 7919) % n
+				if p := l.position(uint64(i + 1)); p != i+1 {
+					b.Fatalf("position(%d) = %d", i+1, p)
 				}
 			}
 		})
@@ -143,4 +176,45 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// BenchmarkStateChange1M times the two state changes that touch a whole
+// line in one step: closing an event with 1M waiting tickets, and opening
+// one with 1M tickets in the pre-queue (the draw). Run with -benchtime 1x:
+// each iteration builds its line first, outside the timer.
+func BenchmarkStateChange1M(b *testing.B) {
+	const n = 1_000_000
+	for _, c := range []struct {
+		name     string
+		from, to queuepass.EventState
+		wantLine int
+	}{
+		{"close", queuepass.StateOpen, queuepass.StateClosed, 0},
+		{"open-draw", queuepass.StateScheduled, queuepass.StateOpen, n},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			for range b.N {
+				b.StopTimer()
+				s, err := Open(b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				ev, err := s.CreateEvent(ctx, newEvent("e", c.from))
+				if err != nil {
+					b.Fatal(err)
+				}
+				bulkJoin(b, s, "e", n)
+				runtime.GC()
+				ev.State = c.to
+				b.StartTimer()
+				got, err := s.UpdateEvent(ctx, ev, at(10))
+				b.StopTimer()
+				if err != nil || got.Counts.Waiting != c.wantLine {
+					b.Fatalf("UpdateEvent(%s) = %d waiting, %v; want %d", c.to, got.Counts.Waiting, err, c.wantLine)
+				}
+				s.Close()
+			}
+		})
+	}
 }

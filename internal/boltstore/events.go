@@ -187,16 +187,24 @@ func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Tim
 func (b *batch) draw(m *eventMeta) error {
 	eb := b.bucket(m.ID)
 	tb := eb.Bucket(bucketTickets)
-	var (
-		numbers []uint64
-		recs    []ticketRec
-		ids     []string
-	)
+	p := m.Counts.Prequeue
+	numbers := make([]uint64, 0, p)
+	recs := make([]ticketRec, 0, p)
+	ids := make([]string, 0, p)
+	// Both buckets are in number order: walk them side by side.
+	tc := tb.Cursor()
+	tk, tv := tc.First()
 	err := eb.Bucket(bucketPrequeue).ForEach(func(k, _ []byte) error {
 		n := keyU64(k)
-		r, err := getTicket(tb, n)
+		for tk != nil && keyU64(tk) < n {
+			tk, tv = tc.Next()
+		}
+		if tk == nil || keyU64(tk) != n {
+			return fmt.Errorf("ticket %d is in the pre-queue but missing", n)
+		}
+		r, err := unmarshalTicket(tv)
 		if err != nil {
-			return err
+			return fmt.Errorf("ticket %d: %w", n, err)
 		}
 		numbers = append(numbers, n)
 		recs = append(recs, r)
@@ -206,35 +214,42 @@ func (b *batch) draw(m *eventMeta) error {
 	if err != nil {
 		return err
 	}
+	// Slot k of the draw goes to the k-th ID of DrawOrder. Write tickets in
+	// number order and the line in slot order: bbolt is fast at neighbours.
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
 		index[id] = i
 	}
+	first := m.LastSlot + 1
+	order := make([]int, len(ids)) // draw position → index in numbers
+	for k, id := range queuepass.DrawOrder(m.DrawSeed, ids) {
+		i := index[id]
+		order[k] = i
+		recs[i].status, recs[i].slot = queuepass.StatusWaiting, first+uint64(k)
+	}
+	tb.FillPercent = appendFill
+	for i, n := range numbers {
+		if err := tb.Put(u64(n), recs[i].marshal()); err != nil {
+			return err
+		}
+	}
 	lb := eb.Bucket(bucketLine)
 	lb.FillPercent = appendFill
-	slots := make([]uint64, 0, len(ids))
-	for _, id := range queuepass.DrawOrder(m.DrawSeed, ids) {
-		i := index[id]
-		m.LastSlot++
-		recs[i].status = queuepass.StatusWaiting
-		recs[i].slot = m.LastSlot
-		if err := tb.Put(u64(numbers[i]), recs[i].marshal()); err != nil {
+	for k, i := range order {
+		if err := lb.Put(u64(first+uint64(k)), u64(numbers[i])); err != nil {
 			return err
 		}
-		if err := lb.Put(u64(m.LastSlot), u64(numbers[i])); err != nil {
-			return err
-		}
-		slots = append(slots, m.LastSlot)
 	}
+	m.LastSlot += uint64(len(order))
 	if err := emptyBucket(eb, bucketPrequeue); err != nil {
 		return err
 	}
-	m.Counts.Waiting += len(slots)
-	m.Counts.Prequeue -= len(slots)
-	id := m.ID
+	m.Counts.Waiting += len(order)
+	m.Counts.Prequeue -= len(order)
+	id, last := m.ID, m.LastSlot
 	b.after(func() {
 		if em := b.s.events[id]; em != nil {
-			for _, slot := range slots {
+			for slot := first; slot <= last; slot++ {
 				em.line.add(slot)
 			}
 		}
