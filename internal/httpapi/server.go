@@ -51,57 +51,35 @@ func NewServer(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	m := newMetrics(cfg.Registry)
 	addRoutes(mux, cfg)
-	var h http.Handler = problemNotFound(mux)
+	mux.Handle("/", handleUnmatched(mux))
+	var h http.Handler = mux
 	h = m.instrument(h)
 	h = withTimeout(h, cfg.RequestTimeout)
 	h = recoverPanics(h, cfg.Logger)
 	return h
 }
 
-// problemNotFound answers unknown paths with 404 and known paths with an
-// unknown method with 405 (and Allow), as problem+json.
-func problemNotFound(mux *http.ServeMux) http.Handler {
+// handleUnmatched answers what no route matches: 405 (with Allow) for a
+// known path with another method, else 404, both as problem+json. It is
+// registered for "/", so the mux routes every request once.
+func handleUnmatched(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
+		var allow []string
+		probe := r.Clone(r.Context())
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			writeProblem(w, newProblem(http.StatusNotFound, "not_found", "There is nothing at this path."))
 			return
 		}
-		// Let the mux decide between 404, 405 and a redirect, then say it
-		// in problem+json.
-		rec := &headerRecorder{header: http.Header{}}
-		h.ServeHTTP(rec, r)
-		switch rec.status {
-		case http.StatusMethodNotAllowed:
-			allow := rec.header.Get("Allow")
-			w.Header().Set("Allow", allow)
-			writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method_not_allowed",
-				fmt.Sprintf("%s is not allowed here; allowed: %s.", r.Method, allow)))
-		case http.StatusMovedPermanently, http.StatusPermanentRedirect, http.StatusTemporaryRedirect, http.StatusFound:
-			w.Header().Set("Location", rec.header.Get("Location"))
-			w.WriteHeader(rec.status)
-		default:
-			writeProblem(w, newProblem(http.StatusNotFound, "not_found", "There is nothing at this path."))
-		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s is not allowed here; allowed: %s.", r.Method, strings.Join(allow, ", "))))
 	})
-}
-
-// headerRecorder keeps the status and headers a handler writes and drops
-// its body.
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (r *headerRecorder) Header() http.Header { return r.header }
-func (r *headerRecorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-}
-func (r *headerRecorder) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return len(b), nil
 }
 
 // withTimeout bounds the context of every request.
