@@ -387,11 +387,11 @@ func TestAdmissionsNeedAnOpenEvent(t *testing.T) {
 		want  int
 		code  string
 	}{
-		{nil, 409, "event_not_open"},                                 // scheduled
-		{map[string]any{"state": "open"}, 200, ""},                   // opened early by the admin
-		{map[string]any{"state": "paused"}, 409, "event_not_open"},   // paused
+		{nil, 409, "event_not_open"},                                  // scheduled
+		{map[string]any{"state": "open"}, 200, ""},                    // opened early by the admin
+		{map[string]any{"state": "paused"}, 409, "event_not_open"},    // paused
 		{map[string]any{"state": "scheduled"}, 409, "event_not_open"}, // (refused transition, still paused)
-		{map[string]any{"state": "closed"}, 409, "event_not_open"},   // closed
+		{map[string]any{"state": "closed"}, 409, "event_not_open"},    // closed
 	} {
 		if tt.setup != nil {
 			a.patch("s", tt.setup)

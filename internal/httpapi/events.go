@@ -33,9 +33,9 @@ func (o *object) eventSettings(p *waitroom.EventPatch) {
 		p.ClosesAt = &t
 	}
 	for _, f := range []struct {
-		name    string
-		lo, hi  int
-		dst     **int
+		name   string
+		lo, hi int
+		dst    **int
 	}{
 		{"admit_rate_per_minute", 0, waitroom.MaxAdmitRate, &p.AdmitRatePerMinute},
 		{"max_active", 0, waitroom.MaxMaxActive, &p.MaxActive},

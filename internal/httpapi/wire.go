@@ -81,9 +81,9 @@ func ticketOut(v waitroom.TicketView) ticketJSON {
 }
 
 type admissionJSON struct {
-	Admitted int               `json:"admitted"`
-	Tickets  []admittedJSON    `json:"tickets"`
-	Waiting  int               `json:"waiting"`
+	Admitted int            `json:"admitted"`
+	Tickets  []admittedJSON `json:"tickets"`
+	Waiting  int            `json:"waiting"`
 }
 
 type admittedJSON struct {
