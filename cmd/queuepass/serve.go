@@ -42,8 +42,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fset.SetOutput(stderr)
 	addr := fset.String("addr", envDefault(getenv, "QUEUEPASS_ADDR", "127.0.0.1:8080"), "listen address (env QUEUEPASS_ADDR)")
 	dataDir := fset.String("data", envDefault(getenv, "QUEUEPASS_DATA", "./queuepass-data"), "data directory (env QUEUEPASS_DATA)")
+	metrics := fset.String("metrics", envDefault(getenv, "QUEUEPASS_METRICS", "public"), "who may read /metrics: public, admin or off (env QUEUEPASS_METRICS)")
 	if err := fset.Parse(args); err != nil {
 		return err
+	}
+	metricsAccess, err := httpapi.ParseMetricsAccess(*metrics)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fset.NArg() > 0 {
 		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fset.Args())
@@ -76,7 +81,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("pass signing key ready", "path", filepath.Join(*dataDir, passKeyFile), "created", created, "kid", keys.SigningKeyID())
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "queuepass_store_commits_total",
+			Help: "Batches the embedded store committed to disk (one fsync each).",
+		}, func() float64 { c, _ := store.CommitStats(); return float64(c) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "queuepass_store_committed_ops_total",
+			Help: "Calls carried by the embedded store's commits; divided by commits, the group commit yield.",
+		}, func() float64 { _, n := store.CommitStats(); return float64(n) }))
 	room := waitroom.New(waitroom.Config{Store: store, Keys: keys, Logger: log})
 	srv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Config{
@@ -84,6 +97,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			AdminKey: adminKey,
 			Logger:   log,
 			Registry: reg,
+			Metrics:  metricsAccess,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,

@@ -529,3 +529,9 @@ func (b *batch) flush() error {
 	}
 	return nil
 }
+
+// CommitStats reports how many batches the store has committed to disk and
+// how many calls they carried; their ratio is the yield of group commit.
+func (s *Store) CommitStats() (commits, ops int64) {
+	return s.commits.Load(), s.committedOps.Load()
+}

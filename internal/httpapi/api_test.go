@@ -51,6 +51,12 @@ type api struct {
 
 func newAPI(t *testing.T) *api {
 	t.Helper()
+	return newAPIWith(t, func(*httpapi.Config) {})
+}
+
+// newAPIWith is newAPI with changes to the server's configuration.
+func newAPIWith(t *testing.T, configure func(*httpapi.Config)) *api {
+	t.Helper()
 	store, err := boltstore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +64,9 @@ func newAPI(t *testing.T) *api {
 	t.Cleanup(func() { store.Close() })
 	c := &clock{t: time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)}
 	room := waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate(), Now: c.Now})
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Room: room, AdminKey: adminKey}))
+	cfg := httpapi.Config{Room: room, AdminKey: adminKey}
+	configure(&cfg)
+	srv := httptest.NewServer(httpapi.NewServer(cfg))
 	t.Cleanup(srv.Close)
 	v := openapitest.New(t, httpapi.OpenAPISpec())
 	return &api{t: t, url: srv.URL, client: v.Client(srv.Client()), clock: c, store: store}
@@ -525,5 +533,26 @@ func TestOperationalEndpoints(t *testing.T) {
 		if r.status != 503 || r.code() != "unavailable" || r.header.Get("Retry-After") == "" {
 			t.Errorf("GET %s on a closed store = %d %s %v", path, r.status, r.body, r.header)
 		}
+	}
+}
+
+func TestMetricsAccess(t *testing.T) {
+	for _, tt := range []struct {
+		access          httpapi.MetricsAccess
+		anyone, asAdmin int
+	}{
+		{httpapi.MetricsPublic, 200, 200},
+		{httpapi.MetricsAdmin, 401, 200},
+		{httpapi.MetricsOff, 404, 404},
+	} {
+		t.Run(string(tt.access), func(t *testing.T) {
+			a := newAPIWith(t, func(c *httpapi.Config) { c.Metrics = tt.access })
+			if r := a.do(req{method: "GET", path: "/metrics"}); r.status != tt.anyone {
+				t.Errorf("GET /metrics without key = %d, want %d", r.status, tt.anyone)
+			}
+			if r := a.do(req{method: "GET", path: "/metrics", admin: true}); r.status != tt.asAdmin {
+				t.Errorf("GET /metrics with admin key = %d, want %d", r.status, tt.asAdmin)
+			}
+		})
 	}
 }

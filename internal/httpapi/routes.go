@@ -36,7 +36,13 @@ func addRoutes(mux *http.ServeMux, cfg Config) {
 	// Operations and documentation.
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, room))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	switch metrics := promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}); cfg.Metrics {
+	case MetricsAdmin:
+		mux.Handle("GET /metrics", admin(metrics))
+	case MetricsOff:
+	default:
+		mux.Handle("GET /metrics", metrics)
+	}
 	mux.Handle("GET /openapi.yaml", handleOpenAPI())
 	docs := handleDocs()
 	mux.Handle("GET /docs", docs)

@@ -33,8 +33,31 @@ type Config struct {
 	// gathers. nil: a new registry.
 	Registry *prometheus.Registry
 
+	// Metrics says who may read /metrics: MetricsPublic (the zero value),
+	// MetricsAdmin (with the admin key) or MetricsOff (404).
+	Metrics MetricsAccess
+
 	// RequestTimeout bounds the work of one request; zero: 10 seconds.
 	RequestTimeout time.Duration
+}
+
+// MetricsAccess says who may read /metrics.
+type MetricsAccess string
+
+// The kinds of access to /metrics.
+const (
+	MetricsPublic MetricsAccess = "public"
+	MetricsAdmin  MetricsAccess = "admin"
+	MetricsOff    MetricsAccess = "off"
+)
+
+// ParseMetricsAccess reads public, admin or off.
+func ParseMetricsAccess(s string) (MetricsAccess, error) {
+	switch a := MetricsAccess(s); a {
+	case MetricsPublic, MetricsAdmin, MetricsOff:
+		return a, nil
+	}
+	return "", fmt.Errorf("metrics access %q: want public, admin or off", s)
 }
 
 // NewServer returns the API's handler.
