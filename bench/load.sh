@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproducible HTTP load numbers for QueuePass, on loopback only.
 #
-#   bench/load.sh [seconds per run, default 10] [connections, default 64]
+#   bench/load.sh [seconds per run, default 5] [connections, default 64] [rounds, default 3]
 #
 # Builds queuepass and bench/ceiling, then runs wrk (Debian package "wrk")
 # with the same settings against:
@@ -9,12 +9,13 @@
 #   2. queuepass POST /v1/events/load/tickets  (joins, durable: fsync per batch)
 #   3. ceiling  GET
 #   4. queuepass GET  /v1/events/load/tickets/{id} (position reads, after 2.)
-# and prints requests/s and the ratios to the ceiling. Every server listens
-# on 127.0.0.1 and is stopped at the end.
+# in rounds, interleaved, and prints the median ratios to the ceiling. Every
+# server listens on 127.0.0.1 and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs="${1:-10}"
+secs="${1:-5}"
 conns="${2:-64}"
+rounds="${3:-3}"
 threads=2
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 
@@ -51,16 +52,33 @@ run() { # name, wrk args...
   echo "$r"
 }
 
-echo "wrk -t$threads -c$conns -d${secs}s on $(nproc) cores, loopback" >&2
-ceil_post="$(run ceiling-post -s bench/wrk/join.lua "http://$CEIL/v1/events/load/tickets")"
-joins="$(run queuepass-join -s bench/wrk/join.lua "http://$QP/v1/events/load/tickets")"
-
+echo "wrk -t$threads -c$conns -d${secs}s on $(nproc) cores, loopback; $rounds rounds, interleaved" >&2
+ticket=""
+for round in $(seq "$rounds"); do
+  echo "round $round" >&2
+  cp="$(run ceiling-post -s bench/wrk/join.lua "http://$CEIL/v1/events/load/tickets")"
+  j="$(run queuepass-join -s bench/wrk/join.lua "http://$QP/v1/events/load/tickets")"
+  if [ -z "$ticket" ]; then # the position read target: the back of the line after the first join run
+    ticket="$(curl -fs -X POST "http://$QP/v1/events/load/tickets" -H 'Content-Type: application/json' -d '{"user_id":"the-last-fan"}' | sed -E 's/.*"id":"([^"]+)".*/\1/')"
+  fi
+  cg="$(run ceiling-get "http://$CEIL/v1/events/load/tickets/$ticket")"
+  r="$(run queuepass-position "http://$QP/v1/events/load/tickets/$ticket")"
+  echo "$j $cp $r $cg" >>"$work/rounds"
+done
 waiting="$(curl -fs "http://$QP/v1/events/load" | sed -E 's/.*"waiting":([0-9]+).*/\1/')"
-ticket="$(curl -fs -X POST "http://$QP/v1/events/load/tickets" -H 'Content-Type: application/json' -d '{"user_id":"the-last-fan"}' | sed -E 's/.*"id":"([^"]+)".*/\1/')"
-ceil_get="$(run ceiling-get "http://$CEIL/v1/events/load/tickets/$ticket")"
-reads="$(run queuepass-position "http://$QP/v1/events/load/tickets/$ticket")"
+position="$(curl -fs "http://$QP/v1/events/load/tickets/$ticket" | sed -E 's/.*"position":([0-9]+).*/\1/')"
 
-awk -v j="$joins" -v cp="$ceil_post" -v r="$reads" -v cg="$ceil_get" -v w="$waiting" 'BEGIN {
-  printf "\njoins: %.0f/s = %.0f%% of the ceiling POST rate (%.0f/s)\n", j, 100*j/cp, cp
-  printf "position reads at the back of a line of %d: %.0f/s = %.0f%% of the ceiling GET rate (%.0f/s)\n", w, r, 100*r/cg, cg
-}'
+# The median over rounds of each ratio: the machine is shared, so single
+# runs swing; a ratio taken within one round cancels most of that.
+awk -v w="$waiting" -v pos="$position" '
+  { jr[NR] = $1 / $2; rr[NR] = $3 / $4; j[NR] = $1; cp[NR] = $2; r[NR] = $3; cg[NR] = $4 }
+  function median(a, n,   i, k, t, b) { for (i = 1; i <= n; i++) b[i] = a[i]
+    for (i = 1; i <= n; i++) for (k = i + 1; k <= n; k++) if (b[k] < b[i]) { t = b[i]; b[i] = b[k]; b[k] = t }
+    return (n % 2) ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2 }
+  END {
+    n = NR
+    printf "\njoins (durable): median %.0f/s = %.0f%% of the ceiling POST rate (median %.0f/s); per round:", median(j, n), 100 * median(jr, n), median(cp, n)
+    for (i = 1; i <= n; i++) printf " %.0f%%", 100 * jr[i]; print ""
+    printf "position reads (position %d of %d waiting): median %.0f/s = %.0f%% of the ceiling GET rate (median %.0f/s); per round:", pos, w, median(r, n), 100 * median(rr, n), median(cg, n)
+    for (i = 1; i <= n; i++) printf " %.0f%%", 100 * rr[i]; print ""
+  }' "$work/rounds"

@@ -21,34 +21,44 @@ func (s *Store) Join(ctx context.Context, eventID, userID string, at time.Time) 
 		t     queuepass.Ticket
 		found bool
 	)
-	err := s.read(ctx, func(tx *bbolt.Tx) error {
-		em, err := s.event(eventID)
-		if err != nil {
-			return err
-		}
-		if em.meta.State == queuepass.StateClosed {
-			return fmt.Errorf("boltstore: %w: %q", queuepass.ErrEventClosed, eventID)
-		}
-		n := em.users[userID]
-		if n == 0 {
+	if s.knownUser(eventID, userID) {
+		if err := s.read(ctx, func(tx *bbolt.Tx) error {
+			em, err := s.event(eventID)
+			if err != nil {
+				return err
+			}
+			if em.meta.State == queuepass.StateClosed {
+				return fmt.Errorf("boltstore: %w: %q", queuepass.ErrEventClosed, eventID)
+			}
+			n := em.users[userID]
+			if n == 0 {
+				return nil
+			}
+			r, err := getTicket(eventBucket(tx, eventID).Bucket(bucketTickets), n)
+			if err != nil {
+				return err
+			}
+			t, found = em.ticket(n, &r), true
 			return nil
+		}); err != nil || found {
+			return t, false, err
 		}
-		r, err := getTicket(eventBucket(tx, eventID).Bucket(bucketTickets), n)
-		if err != nil {
-			return err
-		}
-		t, found = em.ticket(n, &r), true
-		return nil
-	})
-	if err != nil || found {
-		return t, false, err
 	}
-
+	// The writer checks again, and checks the event.
 	var created bool
 	if err := s.submit(ctx, s.join(eventID, userID, utc(at), &t, &created)); err != nil {
 		return queuepass.Ticket{}, false, err
 	}
 	return t, created, nil
+}
+
+// knownUser reports whether the user held a live ticket in the event as of
+// the last commit: only then can a join be answered without the writer.
+func (s *Store) knownUser(eventID, userID string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	em := s.events[eventID]
+	return em != nil && em.users[userID] != 0
 }
 
 // join returns the op that makes the user's ticket, or finds the live one

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/queuepass/queuepass"
@@ -40,19 +41,99 @@ func eventOut(ev queuepass.Event) eventJSON {
 	}
 }
 
+// ticketJSON is a Ticket as the API shows it. It is the hottest response
+// (every poll), so it encodes itself without reflection; openapi.yaml's
+// Ticket schema, checked by every HTTP test, pins the shape.
 type ticketJSON struct {
-	ID                   string     `json:"id"`
-	EventID              string     `json:"event_id"`
-	UserID               string     `json:"user_id"`
-	Status               string     `json:"status"`
-	Position             *int       `json:"position"`
-	Ahead                *int       `json:"ahead"`
-	EstimatedWaitSeconds *int       `json:"estimated_wait_seconds"`
-	JoinedAt             *timestamp `json:"joined_at"`
-	AdmittedAt           *timestamp `json:"admitted_at"`
-	Pass                 *string    `json:"pass"`
-	PassExpiresAt        *timestamp `json:"pass_expires_at"`
-	PollAfterSeconds     int        `json:"poll_after_seconds"`
+	ID                   string
+	EventID              string
+	UserID               string
+	Status               string
+	Position             *int
+	Ahead                *int
+	EstimatedWaitSeconds *int
+	JoinedAt             *timestamp
+	AdmittedAt           *timestamp
+	Pass                 *string
+	PassExpiresAt        *timestamp
+	PollAfterSeconds     int
+}
+
+func (t ticketJSON) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 384+len(t.UserID)+len(deref(t.Pass)))
+	b = append(b, `{"id":`...)
+	b = appendString(b, t.ID)
+	b = append(b, `,"event_id":`...)
+	b = appendString(b, t.EventID)
+	b = append(b, `,"user_id":`...)
+	b = appendString(b, t.UserID)
+	b = append(b, `,"status":`...)
+	b = appendString(b, t.Status)
+	b = append(b, `,"position":`...)
+	b = appendInt(b, t.Position)
+	b = append(b, `,"ahead":`...)
+	b = appendInt(b, t.Ahead)
+	b = append(b, `,"estimated_wait_seconds":`...)
+	b = appendInt(b, t.EstimatedWaitSeconds)
+	b = append(b, `,"joined_at":`...)
+	b = appendTime(b, t.JoinedAt)
+	b = append(b, `,"admitted_at":`...)
+	b = appendTime(b, t.AdmittedAt)
+	b = append(b, `,"pass":`...)
+	if t.Pass == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, *t.Pass)
+	}
+	b = append(b, `,"pass_expires_at":`...)
+	b = appendTime(b, t.PassExpiresAt)
+	b = append(b, `,"poll_after_seconds":`...)
+	b = strconv.AppendInt(b, int64(t.PollAfterSeconds), 10)
+	return append(b, '}'), nil
+}
+
+func appendInt(b []byte, n *int) []byte {
+	if n == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, int64(*n), 10)
+}
+
+func appendTime(b []byte, t *timestamp) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return t.appendJSON(b)
+}
+
+// appendString appends s as a JSON string. s must be valid UTF-8 (all input
+// is checked to be); quotes, backslashes and control characters are escaped.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 func ticketOut(v waitroom.TicketView) ticketJSON {
@@ -162,10 +243,13 @@ func ts(t time.Time) *timestamp {
 }
 
 func (t timestamp) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(`"2006-01-02T15:04:05Z"`))
+	return t.appendJSON(make([]byte, 0, len(`"2006-01-02T15:04:05Z"`))), nil
+}
+
+func (t timestamp) appendJSON(b []byte) []byte {
 	b = append(b, '"')
 	b = time.Time(t).UTC().Truncate(time.Second).AppendFormat(b, time.RFC3339)
-	return append(b, '"'), nil
+	return append(b, '"')
 }
 
 // writeJSON sends v as the response body with status.
