@@ -34,7 +34,7 @@ func (c *clock) Advance(d time.Duration) {
 
 var start = time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
 
-func newRoom(t *testing.T) (*waitroom.Room, *clock) {
+func newRoom(t testing.TB) (*waitroom.Room, *clock) {
 	t.Helper()
 	store, err := boltstore.Open(t.TempDir())
 	if err != nil {
@@ -45,7 +45,7 @@ func newRoom(t *testing.T) (*waitroom.Room, *clock) {
 	return waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate(), Now: c.Now}), c
 }
 
-func mustCreate(t *testing.T, r *waitroom.Room, spec waitroom.EventSpec) queuepass.Event {
+func mustCreate(t testing.TB, r *waitroom.Room, spec waitroom.EventSpec) queuepass.Event {
 	t.Helper()
 	ev, err := r.CreateEvent(context.Background(), spec)
 	if err != nil {
@@ -54,7 +54,7 @@ func mustCreate(t *testing.T, r *waitroom.Room, spec waitroom.EventSpec) queuepa
 	return ev
 }
 
-func mustJoin(t *testing.T, r *waitroom.Room, eventID, user string) waitroom.TicketView {
+func mustJoin(t testing.TB, r *waitroom.Room, eventID, user string) waitroom.TicketView {
 	t.Helper()
 	v, _, err := r.Join(context.Background(), eventID, user)
 	if err != nil {
