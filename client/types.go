@@ -207,6 +207,8 @@ const (
 	ReasonWrongEvent           = "wrong_event"
 	ReasonExpired              = "expired"
 	ReasonNotYetValid          = "not_yet_valid"
+	ReasonCompleted            = "completed"      // the site completed the visit
+	ReasonUnknownTicket        = "unknown_ticket" // the ticket (or its event) no longer exists
 )
 
 // Verification is the server's judgement of a pass for one event.

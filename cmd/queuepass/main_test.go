@@ -135,7 +135,7 @@ func TestKillDuringJoinsLosesNothing(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	data := t.TempDir()
-	const key = "durability-key"
+	const key = "durability-test-admin-key"
 	start := func() (*exec.Cmd, string) {
 		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
 		cmd.Env = append(os.Environ(), "QUEUEPASS_ADMIN_KEY="+key)
@@ -252,4 +252,39 @@ func TestKillDuringJoinsLosesNothing(t *testing.T) {
 		t.Errorf("total tickets after restart = %d, fewer than the %d acknowledged", total, len(acked))
 	}
 	t.Logf("%d joins acknowledged before SIGKILL; %d tickets on disk after restart", len(acked), total)
+}
+
+func TestAdminKeyRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     string
+		file    string // written to admin.key with mode
+		mode    os.FileMode
+		wantErr string
+	}{
+		{name: "short key in the environment", env: "short", wantErr: "at least 16"},
+		{name: "key with a space", env: "a key with spaces in it", wantErr: "without spaces"},
+		{name: "file readable by others", file: "0123456789abcdef0123", mode: 0o644, wantErr: "chmod 600"},
+		{name: "short key in the file", file: "short", mode: 0o600, wantErr: "at least 16"},
+		{name: "good file", file: "0123456789abcdef0123", mode: 0o600},
+		{name: "made on first start"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.file != "" {
+				if err := os.WriteFile(filepath.Join(dir, adminKeyFile), []byte(tt.file+"\n"), tt.mode); err != nil {
+					t.Fatal(err)
+				}
+				os.Chmod(filepath.Join(dir, adminKeyFile), tt.mode)
+			}
+			key, _, err := loadAdminKey(dir, env(map[string]string{"QUEUEPASS_ADMIN_KEY": tt.env}))
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("loadAdminKey = %q, %v; want an error with %q", key, err, tt.wantErr)
+			case tt.wantErr == "" && (err != nil || checkAdminKey(key) != nil):
+				t.Errorf("loadAdminKey = %q, %v; want a good key", key, err)
+			}
+		})
+	}
 }

@@ -147,15 +147,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // (mode 0600) on first start. path is the file used, "" for the environment.
 func loadAdminKey(dataDir string, getenv func(string) string) (key, path string, err error) {
 	if k := getenv("QUEUEPASS_ADMIN_KEY"); k != "" {
+		if err := checkAdminKey(k); err != nil {
+			return "", "", fmt.Errorf("QUEUEPASS_ADMIN_KEY: %w", err)
+		}
 		return k, "", nil
 	}
 	path = filepath.Join(dataDir, adminKeyFile)
 	b, err := os.ReadFile(path)
 	if err == nil {
-		if k := strings.TrimSpace(string(b)); k != "" {
-			return k, path, nil
+		if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 {
+			return "", "", fmt.Errorf("admin key file %s can be read by other users (mode %#o); run chmod 600 on it", path, info.Mode().Perm())
 		}
-		return "", "", fmt.Errorf("admin key file %s is empty", path)
+		k := strings.TrimSpace(string(b))
+		if err := checkAdminKey(k); err != nil {
+			return "", "", fmt.Errorf("admin key file %s: %w", path, err)
+		}
+		return k, path, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", "", fmt.Errorf("admin key: %w", err)
@@ -163,16 +170,40 @@ func loadAdminKey(dataDir string, getenv func(string) string) (key, path string,
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	k := base64.RawURLEncoding.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", "", fmt.Errorf("admin key: %w", err)
-	}
-	if _, err := f.WriteString(k + "\n"); err != nil {
-		f.Close()
-		return "", "", fmt.Errorf("admin key: %w", err)
-	}
-	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+	if err := writeNewFile(path, []byte(k+"\n")); err != nil {
 		return "", "", fmt.Errorf("admin key: %w", err)
 	}
 	return k, path, nil
+}
+
+// minAdminKeyLen keeps admin keys out of guessing range.
+const minAdminKeyLen = 16
+
+// checkAdminKey refuses keys that are short or that no Authorization header
+// could carry.
+func checkAdminKey(k string) error {
+	switch {
+	case len(k) < minAdminKeyLen:
+		return fmt.Errorf("the admin key must be at least %d characters", minAdminKeyLen)
+	case strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r >= 0x7f }):
+		return errors.New("the admin key must be printable ASCII without spaces")
+	}
+	return nil
+}
+
+// writeNewFile writes a file with mode 0600 that appears whole or not at
+// all: written and synced under a temporary name, then linked into place,
+// which fails if the file exists meanwhile.
+func writeNewFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err = errors.Join(err, f.Chmod(0o600), f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	return os.Link(tmp, path)
 }

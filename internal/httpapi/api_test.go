@@ -219,6 +219,10 @@ func TestErrorsAreProblems(t *testing.T) {
 		{"user_id too long", req{method: "POST", path: "/v1/events/e1/tickets", body: map[string]any{"user_id": strings.Repeat("é", 65)}}, 422, "invalid_request", "", 1},
 		{"user_id control char", req{method: "POST", path: "/v1/events/e1/tickets", body: map[string]any{"user_id": "a\nb"}}, 422, "invalid_request", "", 1},
 		{"user_id empty", req{method: "POST", path: "/v1/events/e1/tickets", body: map[string]any{"user_id": ""}}, 422, "invalid_request", "", 1},
+		{"user_id lone surrogate", req{method: "POST", path: "/v1/events/e1/tickets", body: `{"user_id": "\ud800"}`}, 422, "invalid_request", "", 1},
+		{"count as a string", req{method: "POST", path: "/v1/events/e1/admissions", body: `{"count": "1"}`, admin: true}, 422, "invalid_request", "", 1},
+		{"max_active as a string", req{method: "PATCH", path: "/v1/events/e1", body: `{"max_active": "5"}`, admin: true}, 422, "invalid_request", "", 1},
+		{"state as a number", req{method: "PATCH", path: "/v1/events/e1", body: `{"state": 1}`, admin: true}, 422, "invalid_request", "", 1},
 		{"user_id number", req{method: "POST", path: "/v1/events/e1/tickets", body: map[string]any{"user_id": 7}}, 422, "invalid_request", "", 1},
 		{"unknown event", req{method: "GET", path: "/v1/events/nope"}, 404, "event_not_found", "", 0},
 		{"impossible event id", req{method: "GET", path: "/v1/events/NOPE!"}, 404, "event_not_found", "", 0},
@@ -466,8 +470,16 @@ func TestIdempotencyKey(t *testing.T) {
 	if first.status != 200 || again.status != 200 || !bytes.Equal(first.body, again.body) || again.header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("replay = %d %s, first %d %s", again.status, again.body, first.status, first.body)
 	}
-	if r := admit("k1", 3); r.status != 422 || r.code() != "idempotency_key_reused" {
+	if r := admit("k1", 3); r.status != 422 || r.code() != "idempotency_key_reused" || !bytes.Contains(r.body, []byte(`"field":"Idempotency-Key"`)) {
 		t.Errorf("same key, other body = %d %s", r.status, r.body)
+	}
+	// A request refused before it ran is not kept: the corrected request
+	// may use the same key.
+	if r := admit("k3", 0); r.status != 422 {
+		t.Errorf("admit(0) = %d %s", r.status, r.body)
+	}
+	if r := admit("k3", 1); r.status != 200 || num(r.json(t)["admitted"]) != 1 {
+		t.Errorf("corrected request with the key of a refused one = %d %s", r.status, r.body)
 	}
 	// Concurrent requests with one key execute once.
 	var wg sync.WaitGroup
@@ -482,8 +494,8 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 	}
 	stats := a.must(req{method: "GET", path: "/v1/events/i/stats", admin: true}, 200).json(t)
-	if got := num(stats["counts"].(map[string]any)["admitted"]); got != 3 {
-		t.Errorf("admitted after k1 (2) replayed and k2 (1) sent 8 times = %d, want 3", got)
+	if got := num(stats["counts"].(map[string]any)["admitted"]); got != 4 {
+		t.Errorf("admitted after k1 (2) replayed, k3 (1) and k2 (1) sent 8 times = %d, want 4", got)
 	}
 }
 

@@ -134,7 +134,8 @@ func (o *object) int(name string, lo, hi int) (n int, ok bool) {
 	var f json.Number
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
-	if err := d.Decode(&f); err != nil {
+	// json.Number also takes a number in a string ("5"); the API does not.
+	if raw[0] == '"' || d.Decode(&f) != nil {
 		o.verr.Add(name, "must be an integer")
 		return 0, false
 	}
@@ -189,11 +190,13 @@ func validEventID(id string) bool {
 	return true
 }
 
-// normalizeText returns s in NFC and whether it is free of control
-// characters.
+// normalizeText returns s in NFC and whether it is clean: free of control
+// characters and of U+FFFD, which is what encoding/json makes of a lone
+// surrogate escape ("\ud800"); letting it through would make different
+// inputs one user.
 func normalizeText(s string) (string, bool) {
 	s = norm.NFC.String(s)
-	return s, !strings.ContainsFunc(s, unicode.IsControl)
+	return s, !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError })
 }
 
 // userID reads and normalizes a user_id field: 1..128 bytes of UTF-8 in NFC
@@ -209,7 +212,7 @@ func (o *object) userID(name string) (string, bool) {
 	s, clean := normalizeText(s)
 	switch {
 	case !clean:
-		o.verr.Add(name, "must not contain control characters")
+		o.verr.Add(name, "must not contain control characters, lone surrogates or U+FFFD")
 	case len(s) == 0 || len(s) > 128:
 		o.verr.Add(name, "must be 1 to 128 bytes of UTF-8 (after NFC normalization)")
 	default:
@@ -228,7 +231,7 @@ func (o *object) eventName(name string) (string, bool) {
 	s, clean := normalizeText(s)
 	switch n := utf8.RuneCountInString(s); {
 	case !clean:
-		o.verr.Add(name, "must not contain control characters")
+		o.verr.Add(name, "must not contain control characters, lone surrogates or U+FFFD")
 	case n == 0 || n > 200:
 		o.verr.Add(name, "must be 1 to 200 characters")
 	case strings.TrimSpace(s) == "":

@@ -87,7 +87,7 @@ window.addEventListener("load", function () {
     layout: "BaseLayout",
     presets: [SwaggerUIBundle.presets.apis],
     deepLinking: true,
-    persistAuthorization: true,
+    persistAuthorization: false, // the admin key stays out of localStorage
     displayRequestDuration: true,
     docExpansion: "list",
     defaultModelsExpandDepth: 0,

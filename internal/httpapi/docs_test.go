@@ -277,7 +277,7 @@ func TestDocs(t *testing.T) {
 	// The page's own script points Swagger UI at this server's document and
 	// keeps the admin key across reloads.
 	initJS := scripts[len(scripts)-1]
-	for _, want := range []string{`url: "/openapi.yaml"`, "persistAuthorization: true", "validatorUrl: null"} {
+	for _, want := range []string{`url: "/openapi.yaml"`, "persistAuthorization: false", "validatorUrl: null"} {
 		if !strings.Contains(initJS, want) {
 			t.Errorf("the page's initializer lacks %s:\n%s", want, initJS)
 		}

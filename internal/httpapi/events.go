@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -120,7 +121,7 @@ func handleListEvents(log *slog.Logger, room *waitroom.Room) http.Handler {
 			limit = n
 		}
 		cursor := q.Get("cursor")
-		if q.Has("cursor") && !validEventID(cursor) {
+		if cursor != "" && !validEventID(cursor) {
 			verr.Add("cursor", "is not a cursor this API returned")
 		}
 		if err := verr.Err(); err != nil {
@@ -187,9 +188,9 @@ func handleUpdateEvent(log *slog.Logger, room *waitroom.Room) http.Handler {
 		o.allow(eventFields("state")...)
 		var p waitroom.EventPatch
 		o.eventSettings(&p)
-		if _, present, null := o.field("state"); present {
-			s, _ := o.string("state")
-			if st := queuepass.EventState(s); !null && st.Valid() {
+		if raw, present, _ := o.field("state"); present {
+			var st queuepass.EventState
+			if json.Unmarshal(raw, &st) == nil && st.Valid() {
 				p.State = &st
 			} else {
 				o.verr.Add("state", "must be one of scheduled, open, paused, closed")

@@ -19,8 +19,10 @@ import (
 // key and content gets that response again without running; the same key
 // with other content gets 422 idempotency_key_reused; a repeat that arrives
 // while the first still runs waits for its response. Keys are scoped to the
-// method and path. Responses with a 5xx status are not kept, so a request
-// that failed that way may be retried with the same key.
+// method and path. Only responses of requests that ran are kept: 2xx and
+// 409 (a conflict with the state of things). Requests refused before they
+// ran (400, 401, 404, 413, 415, 422) and server errors (5xx) are not kept,
+// so that a corrected request or a retry may use the same key.
 func idempotent(room *waitroom.Room, log *slog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, present := r.Header["Idempotency-Key"]
@@ -55,8 +57,10 @@ func idempotent(room *waitroom.Room, log *slog.Logger, h http.Handler) http.Hand
 			}
 			bw.writeTo(w)
 		case rec.Fingerprint != fp:
-			writeProblem(w, newProblem(http.StatusUnprocessableEntity, "idempotency_key_reused",
-				"This Idempotency-Key was used before for a different request; use a new key for a new request."))
+			p := newProblem(http.StatusUnprocessableEntity, "idempotency_key_reused",
+				"This Idempotency-Key was used before for a different request; use a new key for a new request.")
+			p.Errors = []queuepass.FieldError{{Field: "Idempotency-Key", Message: "was used before for a request with other content"}}
+			writeProblem(w, p)
 		default:
 			for k, v := range rec.Header {
 				w.Header().Set(k, v)
@@ -93,7 +97,7 @@ func claimOrWait(ctx context.Context, room *waitroom.Room, scope string, fp [32]
 func keep(ctx context.Context, room *waitroom.Room, scope string, fp [32]byte, bw *bufferedWriter) error {
 	// Keep the record even if the client went away meanwhile.
 	ctx = context.WithoutCancel(ctx)
-	if bw.status >= 500 {
+	if !kept(bw.status) {
 		return room.ReleaseIdempotencyKey(ctx, scope)
 	}
 	rec := queuepass.IdempotencyRecord{Fingerprint: fp, Done: true, Status: bw.status, Header: map[string]string{}, Body: bw.body.Bytes()}
@@ -103,6 +107,11 @@ func keep(ctx context.Context, room *waitroom.Room, scope string, fp [32]byte, b
 		}
 	}
 	return room.FinishIdempotencyKey(ctx, scope, rec)
+}
+
+// kept reports whether a response with status is kept for its key.
+func kept(status int) bool {
+	return status < 300 || status == http.StatusConflict
 }
 
 func fingerprint(r *http.Request, body []byte) [32]byte {

@@ -26,11 +26,59 @@ type problem struct {
 func newProblem(status int, code, detail string) *problem {
 	return &problem{
 		Type:   "urn:queuepass:problem:" + code,
-		Title:  http.StatusText(status),
+		Title:  problemTitle(code, status),
 		Status: status,
 		Detail: detail,
 		Code:   code,
 	}
+}
+
+// problemTitle is the short summary of a problem type: one per code, as
+// RFC 9457 wants (the detail says what happened this time).
+func problemTitle(code string, status int) string {
+	switch code {
+	case "malformed_json":
+		return "Malformed JSON"
+	case "unauthorized":
+		return "Unauthorized"
+	case "forbidden":
+		return "Forbidden"
+	case "event_not_found":
+		return "Event not found"
+	case "ticket_not_found":
+		return "Ticket not found"
+	case "not_found":
+		return "Not found"
+	case "method_not_allowed":
+		return "Method not allowed"
+	case "event_exists":
+		return "Event already exists"
+	case "event_closed":
+		return "Event is closed"
+	case "event_not_open":
+		return "Event is not open"
+	case "invalid_transition":
+		return "Invalid state transition"
+	case "ticket_not_waiting":
+		return "Ticket is not waiting"
+	case "ticket_not_admitted":
+		return "Ticket is not admitted"
+	case "payload_too_large":
+		return "Payload too large"
+	case "unsupported_media_type":
+		return "Unsupported media type"
+	case "invalid_request":
+		return "Invalid request"
+	case "idempotency_key_reused":
+		return "Idempotency key reused"
+	case "rate_limited":
+		return "Too many requests"
+	case "internal":
+		return "Internal server error"
+	case "unavailable":
+		return "Service unavailable"
+	}
+	return http.StatusText(status)
 }
 
 func (p *problem) with(key, value string) *problem {

@@ -148,8 +148,13 @@ func handleVerifyPass(log *slog.Logger, room *waitroom.Room) http.Handler {
 			writeProblem(w, problemFor(r.Context(), log, err))
 			return
 		}
+		v, err := room.VerifyPass(r.Context(), token, event)
+		if err != nil {
+			writeProblem(w, problemFor(r.Context(), log, err))
+			return
+		}
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, verificationOut(room.VerifyPass(token, event)))
+		writeJSON(w, http.StatusOK, verificationOut(v))
 	})
 }
 

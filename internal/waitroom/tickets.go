@@ -254,21 +254,43 @@ func (r *Room) Stats(ctx context.Context, eventID string) (Stats, error) {
 // Verification is the answer to "is this pass good for this event now?".
 type Verification struct {
 	Valid  bool
-	Reason string // a pass.VerifyError reason when not valid
+	Reason string // a pass.Reason, or one of the Reason constants below
 	Claims pass.Claims
 }
 
-// VerifyPass checks a pass for an event at the room's current time.
-func (r *Room) VerifyPass(token, eventID string) Verification {
+// Reasons that only the server can know, beyond what a pass says itself.
+const (
+	ReasonCompleted     = "completed"      // the protected site completed the visit
+	ReasonUnknownTicket = "unknown_ticket" // the ticket or its event no longer exists
+	ReasonExpired       = string(pass.ReasonExpired)
+)
+
+// VerifyPass checks a pass for an event at the room's current time: its
+// signature and claims, as a protected site would offline, and then the
+// ticket itself, so that a completed visit, a ticket whose pass ran out or a
+// deleted event make the pass invalid at once. It fails only when the store
+// cannot answer.
+func (r *Room) VerifyPass(ctx context.Context, token, eventID string) (Verification, error) {
 	c, err := r.keys.Verify(token, eventID, r.Now())
 	if err != nil {
-		reason := "malformed"
+		reason := string(pass.ReasonMalformed)
 		if verr, ok := errors.AsType[*pass.VerifyError](err); ok {
 			reason = string(verr.Reason)
 		}
-		return Verification{Reason: reason}
+		return Verification{Reason: reason}, nil
 	}
-	return Verification{Valid: true, Claims: c}
+	t, err := r.Ticket(ctx, eventID, c.TicketID)
+	switch {
+	case errors.Is(err, queuepass.ErrTicketNotFound), errors.Is(err, queuepass.ErrEventNotFound):
+		return Verification{Reason: ReasonUnknownTicket}, nil
+	case err != nil:
+		return Verification{}, err
+	case t.Status == queuepass.StatusCompleted:
+		return Verification{Reason: ReasonCompleted}, nil
+	case t.Status != queuepass.StatusAdmitted:
+		return Verification{Reason: ReasonExpired}, nil
+	}
+	return Verification{Valid: true, Claims: c}, nil
 }
 
 // JWKS returns the public keys that verify passes, as a JSON Web Key Set.
