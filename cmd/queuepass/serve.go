@@ -43,6 +43,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	addr := fset.String("addr", envDefault(getenv, "QUEUEPASS_ADDR", "127.0.0.1:8080"), "listen address (env QUEUEPASS_ADDR)")
 	dataDir := fset.String("data", envDefault(getenv, "QUEUEPASS_DATA", "./queuepass-data"), "data directory (env QUEUEPASS_DATA)")
 	metrics := fset.String("metrics", envDefault(getenv, "QUEUEPASS_METRICS", "public"), "who may read /metrics: public, admin or off (env QUEUEPASS_METRICS)")
+	cors := fset.String("cors-origins", getenv("QUEUEPASS_CORS_ORIGINS"), "origins whose pages may call the API from a browser, comma-separated, or * (env QUEUEPASS_CORS_ORIGINS)")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -93,11 +94,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	room := waitroom.New(waitroom.Config{Store: store, Keys: keys, Logger: log})
 	srv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Config{
-			Room:     room,
-			AdminKey: adminKey,
-			Logger:   log,
-			Registry: reg,
-			Metrics:  metricsAccess,
+			Room:        room,
+			AdminKey:    adminKey,
+			Logger:      log,
+			Registry:    reg,
+			Metrics:     metricsAccess,
+			CORSOrigins: httpapi.ParseOrigins(*cors),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,

@@ -568,3 +568,34 @@ func TestMetricsAccess(t *testing.T) {
 		})
 	}
 }
+
+func TestCORS(t *testing.T) {
+	a := newAPIWith(t, func(c *httpapi.Config) { c.CORSOrigins = []string{"https://tickets.example.com"} })
+	a.createEvent(map[string]any{"id": "e", "name": "E"})
+	send := func(method, origin string, header map[string]string) *http.Response {
+		r, _ := http.NewRequest(method, a.url+"/v1/events/e/tickets", strings.NewReader(`{"user_id":"u"}`))
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Content-Type", "application/json")
+		for k, v := range header {
+			r.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	pre := send("OPTIONS", "https://tickets.example.com", map[string]string{"Access-Control-Request-Method": "POST"})
+	if pre.StatusCode != 204 || pre.Header.Get("Access-Control-Allow-Origin") != "https://tickets.example.com" ||
+		!strings.Contains(pre.Header.Get("Access-Control-Allow-Headers"), "Content-Type") ||
+		strings.Contains(pre.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight = %d %v", pre.StatusCode, pre.Header)
+	}
+	if join := send("POST", "https://tickets.example.com", nil); join.StatusCode != 201 || join.Header.Get("Access-Control-Expose-Headers") == "" {
+		t.Errorf("cross-origin join = %d %v", join.StatusCode, join.Header)
+	}
+	if other := send("OPTIONS", "https://evil.example", map[string]string{"Access-Control-Request-Method": "POST"}); other.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from an unlisted origin allowed: %v", other.Header)
+	}
+}

@@ -37,6 +37,10 @@ type Config struct {
 	// MetricsAdmin (with the admin key) or MetricsOff (404).
 	Metrics MetricsAccess
 
+	// CORSOrigins are the origins whose pages may call the API from a
+	// browser ("*": any); none: no cross-origin calls.
+	CORSOrigins []string
+
 	// RequestTimeout bounds the work of one request; zero: 10 seconds.
 	RequestTimeout time.Duration
 }
@@ -78,6 +82,7 @@ func NewServer(cfg Config) http.Handler {
 	var h http.Handler = mux
 	h = m.instrument(h)
 	h = withTimeout(h, cfg.RequestTimeout)
+	h = withCORS(h, cfg.CORSOrigins)
 	h = recoverPanics(h, cfg.Logger)
 	return h
 }
