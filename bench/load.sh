@@ -29,11 +29,12 @@ go build -o "$work/ceiling" ./bench/ceiling
 
 QP=127.0.0.1:18081
 CEIL=127.0.0.1:18091
-KEY=load-admin-key
+KEY=load-test-admin-key
 QUEUEPASS_ADMIN_KEY=$KEY "$work/queuepass" serve --addr "$QP" --data "$work/data" >"$work/serve.out" 2>"$work/serve.log" &
 pids+=($!)
 "$work/ceiling" -addr "$CEIL" & pids+=($!)
 for _ in $(seq 100); do curl -fs "http://$QP/readyz" >/dev/null && curl -fs "http://$CEIL/" >/dev/null && break; sleep 0.1; done
+curl -fs "http://$QP/readyz" >/dev/null || { echo "queuepass did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
 
 curl -fs -X POST "http://$QP/v1/events" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"id":"load","name":"Load test"}' >/dev/null

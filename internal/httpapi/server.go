@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -201,6 +202,31 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	routes   sync.Map // route pattern → *routeMetrics
+}
+
+// routeMetrics are one route's collectors, looked up once: finding them in
+// the vectors by label values costs more than the rest of a poll's
+// bookkeeping.
+type routeMetrics struct {
+	duration prometheus.Observer
+	codes    sync.Map // status code → prometheus.Counter
+}
+
+func (m *metrics) route(pattern string) *routeMetrics {
+	if rm, ok := m.routes.Load(pattern); ok {
+		return rm.(*routeMetrics)
+	}
+	rm, _ := m.routes.LoadOrStore(pattern, &routeMetrics{duration: m.duration.WithLabelValues(pattern)})
+	return rm.(*routeMetrics)
+}
+
+func (m *metrics) count(pattern string, rm *routeMetrics, status int) {
+	c, ok := rm.codes.Load(status)
+	if !ok {
+		c, _ = rm.codes.LoadOrStore(status, m.requests.WithLabelValues(pattern, strconv.Itoa(status)))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -224,11 +250,8 @@ func (m *metrics) instrument(h http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		m.requests.WithLabelValues(route, strconv.Itoa(max(sw.status, http.StatusOK))).Inc()
-		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		rm := m.route(r.Pattern)
+		m.count(r.Pattern, rm, max(sw.status, http.StatusOK))
+		rm.duration.Observe(time.Since(start).Seconds())
 	})
 }
