@@ -3,6 +3,7 @@
 //
 //	queuepass serve [--addr 127.0.0.1:8080] [--data ./queuepass-data]
 //	queuepass drop --server URL [--server URL ...] --admin-key KEY [--fans 10000] [--concurrency 200] [--batch 500]
+//	queuepass keygen --out FILE
 package main
 
 import (
@@ -44,6 +45,7 @@ const usage = `QueuePass: a fair virtual waiting room.
 Usage:
   queuepass serve [--addr 127.0.0.1:8080] [--data ./queuepass-data]
   queuepass drop --server URL [--server URL ...] --admin-key KEY [--fans 10000] [--concurrency 200] [--batch 500]
+  queuepass keygen --out FILE   (a pass signing key file to share between nodes)
 
 Run "queuepass COMMAND -h" for a command's flags.
 `
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, rest, getenv, stdout, stderr)
 	case "drop":
 		return runDrop(ctx, rest, getenv, stdout, stderr)
+	case "keygen":
+		return runKeygen(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

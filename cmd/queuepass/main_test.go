@@ -288,3 +288,30 @@ func TestAdminKeyRules(t *testing.T) {
 		})
 	}
 }
+
+func TestKeygenAndSharedKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "shared.json")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"queuepass", "keygen", "--out", file}, env(nil), &out, io.Discard); err != nil {
+		t.Fatalf("keygen: %v", err)
+	}
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v", err, info.Mode())
+	}
+	if err := run(context.Background(), []string{"queuepass", "keygen", "--out", file}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Error("keygen over an existing file succeeded, want a refusal")
+	}
+	// Two data directories with one shared key file sign with one key.
+	a, _, _, err := loadPassKeys(filepath.Join(dir, "a"), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _, err := loadPassKeys(filepath.Join(dir, "b"), file)
+	if err != nil || a.SigningKeyID() != b.SigningKeyID() {
+		t.Errorf("nodes on one key file sign with %q and %q (%v)", a.SigningKeyID(), b.SigningKeyID(), err)
+	}
+	if _, _, _, err := loadPassKeys(dir, filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("a named key file that does not exist was accepted; nodes would not agree")
+	}
+}

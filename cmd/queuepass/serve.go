@@ -43,6 +43,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	addr := fset.String("addr", envDefault(getenv, "QUEUEPASS_ADDR", "127.0.0.1:8080"), "listen address (env QUEUEPASS_ADDR)")
 	dataDir := fset.String("data", envDefault(getenv, "QUEUEPASS_DATA", "./queuepass-data"), "data directory (env QUEUEPASS_DATA)")
 	metrics := fset.String("metrics", envDefault(getenv, "QUEUEPASS_METRICS", "public"), "who may read /metrics: public, admin or off (env QUEUEPASS_METRICS)")
+	passKeyFile := fset.String("pass-key-file", getenv("QUEUEPASS_PASS_KEY_FILE"), "pass signing key file shared by every node (env QUEUEPASS_PASS_KEY_FILE; default: made in the data directory)")
 	cors := fset.String("cors-origins", getenv("QUEUEPASS_CORS_ORIGINS"), "origins whose pages may call the API from a browser, comma-separated, or * (env QUEUEPASS_CORS_ORIGINS)")
 	if err := fset.Parse(args); err != nil {
 		return err
@@ -75,11 +76,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	} else {
 		log.Info("admin key taken from QUEUEPASS_ADMIN_KEY")
 	}
-	keys, created, err := pass.LoadOrCreate(filepath.Join(*dataDir, passKeyFile))
+	keys, keyPath, created, err := loadPassKeys(*dataDir, *passKeyFile)
 	if err != nil {
 		return fmt.Errorf("pass signing key: %w", err)
 	}
-	log.Info("pass signing key ready", "path", filepath.Join(*dataDir, passKeyFile), "created", created, "kid", keys.SigningKeyID())
+	log.Info("pass signing key ready", "path", keyPath, "created", created, "kid", keys.SigningKeyID())
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -176,6 +177,19 @@ func loadAdminKey(dataDir string, getenv func(string) string) (key, path string,
 		return "", "", fmt.Errorf("admin key: %w", err)
 	}
 	return k, path, nil
+}
+
+// loadPassKeys reads the shared key file when one is named (it must exist:
+// nodes that made their own keys would not verify each other's passes), or
+// else the data directory's own, made on first start.
+func loadPassKeys(dataDir, shared string) (keys *pass.KeySet, path string, created bool, err error) {
+	if shared != "" {
+		keys, err = pass.Load(shared)
+		return keys, shared, false, err
+	}
+	path = filepath.Join(dataDir, passKeyFile)
+	keys, created, err = pass.LoadOrCreate(path)
+	return keys, path, created, err
 }
 
 // minAdminKeyLen keeps admin keys out of guessing range.
