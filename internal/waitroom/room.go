@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/queuepass/queuepass"
@@ -40,7 +41,23 @@ type Room struct {
 	keys  *pass.KeySet
 	now   func() time.Time
 	log   *slog.Logger
+
+	mu     sync.RWMutex
+	recent map[string]cachedEvent // see recentEvent
 }
+
+// cachedEvent is an event as read at one moment.
+type cachedEvent struct {
+	ev queuepass.Event
+	at time.Time
+}
+
+// eventCacheTTL is how old an event read may be when a fan's call (join,
+// poll, leave) uses it. Those calls only need the event for what the store
+// checks again atomically (is it closed?) and for the wait estimate, so a
+// second's staleness changes nothing that matters, and a poll costs the
+// store one read instead of two.
+const eventCacheTTL = time.Second
 
 // Config holds a Room's dependencies. Store and Keys are required.
 type Config struct {
@@ -52,7 +69,7 @@ type Config struct {
 
 // New returns a Room.
 func New(cfg Config) *Room {
-	r := &Room{store: cfg.Store, keys: cfg.Keys, now: cfg.Now, log: cfg.Logger}
+	r := &Room{store: cfg.Store, keys: cfg.Keys, now: cfg.Now, log: cfg.Logger, recent: map[string]cachedEvent{}}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -139,6 +156,36 @@ func (r *Room) Event(ctx context.Context, id string) (queuepass.Event, error) {
 	return r.catchUp(ctx, ev)
 }
 
+// recentEvent is Event for the calls of fans: it may answer with a read up
+// to eventCacheTTL old, unless a scheduled transition has come due since.
+func (r *Room) recentEvent(ctx context.Context, id string) (queuepass.Event, error) {
+	now := r.Now()
+	r.mu.RLock()
+	c, ok := r.recent[id]
+	r.mu.RUnlock()
+	if ok && !now.Before(c.at) && now.Sub(c.at) < eventCacheTTL {
+		if _, due := dueState(c.ev, now); !due {
+			return c.ev, nil
+		}
+	}
+	ev, err := r.Event(ctx, id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		delete(r.recent, id)
+		return ev, err
+	}
+	r.recent[id] = cachedEvent{ev: ev, at: now}
+	return ev, nil
+}
+
+// forget drops the cached read of an event that this room just changed.
+func (r *Room) forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.recent, id)
+}
+
 // catchUp carries out the transitions that ev's schedule makes due by now.
 func (r *Room) catchUp(ctx context.Context, ev queuepass.Event) (queuepass.Event, error) {
 	for range updateRetries {
@@ -217,6 +264,7 @@ type EventPatch struct {
 // A closed event cannot change at all. Schedule changes that contradict the
 // clock fail with a *queuepass.ValidationError.
 func (r *Room) UpdateEvent(ctx context.Context, id string, p EventPatch) (queuepass.Event, error) {
+	defer r.forget(id)
 	for range updateRetries {
 		ev, err := r.Event(ctx, id)
 		if err != nil {
@@ -325,5 +373,6 @@ func allowed(from, to queuepass.EventState) bool {
 
 // DeleteEvent removes an event and all its tickets.
 func (r *Room) DeleteEvent(ctx context.Context, id string) error {
+	defer r.forget(id)
 	return r.store.DeleteEvent(ctx, id)
 }

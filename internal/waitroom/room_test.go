@@ -350,3 +350,33 @@ func TestJoinAfterPassRanOutMakesANewTicket(t *testing.T) {
 		t.Errorf("Join after the pass ran out = %s %s created=%v, %v; want a new waiting ticket", again.ID, again.Status, created, err)
 	}
 }
+
+// TestTwoRoomsOnOneStore is two nodes' view: what one changes, the other's
+// fans see at once where it matters, though it may use an event read up to
+// a second old.
+func TestTwoRoomsOnOneStore(t *testing.T) {
+	store, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	c := &clock{t: start}
+	keys := pass.Generate()
+	a := waitroom.New(waitroom.Config{Store: store, Keys: keys, Now: c.Now})
+	b := waitroom.New(waitroom.Config{Store: store, Keys: keys, Now: c.Now})
+	ctx := context.Background()
+	ev := mustCreate(t, a, waitroom.EventSpec{Name: "shared"})
+	first := mustJoin(t, a, ev.ID, "first") // a has read the event now
+	if _, err := b.Admit(ctx, ev.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.Ticket(ctx, ev.ID, first.ID); err != nil || v.Status != queuepass.StatusAdmitted {
+		t.Errorf("ticket on node a after node b admitted it = %v, %v; want admitted", v.Status, err)
+	}
+	if _, err := b.UpdateEvent(ctx, ev.ID, waitroom.EventPatch{State: ptr(queuepass.StateClosed)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Join(ctx, ev.ID, "late"); !errors.Is(err, queuepass.ErrEventClosed) {
+		t.Errorf("join on node a right after node b closed the event = %v, want ErrEventClosed", err)
+	}
+}

@@ -29,7 +29,7 @@ type TicketView struct {
 // new one (created true). It fails with queuepass.ErrEventClosed or
 // queuepass.ErrEventNotFound.
 func (r *Room) Join(ctx context.Context, eventID, userID string) (TicketView, bool, error) {
-	ev, err := r.Event(ctx, eventID)
+	ev, err := r.recentEvent(ctx, eventID)
 	if err != nil {
 		return TicketView{}, false, err
 	}
@@ -55,7 +55,7 @@ func (r *Room) Join(ctx context.Context, eventID, userID string) (TicketView, bo
 // Ticket returns a ticket as its holder sees it now. It fails with
 // queuepass.ErrTicketNotFound or queuepass.ErrEventNotFound.
 func (r *Room) Ticket(ctx context.Context, eventID, ticketID string) (TicketView, error) {
-	ev, err := r.Event(ctx, eventID)
+	ev, err := r.recentEvent(ctx, eventID)
 	if err != nil {
 		return TicketView{}, err
 	}
@@ -69,7 +69,7 @@ func (r *Room) Ticket(ctx context.Context, eventID, ticketID string) (TicketView
 // Leave takes a ticket out of the line. Leaving twice is not an error; a
 // ticket that is no longer waiting fails with queuepass.ErrTicketNotWaiting.
 func (r *Room) Leave(ctx context.Context, eventID, ticketID string) error {
-	if _, err := r.Event(ctx, eventID); err != nil {
+	if _, err := r.recentEvent(ctx, eventID); err != nil {
 		return err
 	}
 	_, err := r.store.Leave(ctx, eventID, ticketID, r.Now())
@@ -87,6 +87,7 @@ func (r *Room) Admit(ctx context.Context, eventID string, count int) (queuepass.
 	if ev.State != queuepass.StateOpen {
 		return queuepass.Admission{}, queuepass.ErrEventNotOpen
 	}
+	defer r.forget(eventID) // the wait estimates change
 	return r.store.Admit(ctx, eventID, count, r.Now())
 }
 
