@@ -6,10 +6,11 @@ require (
 	github.com/getkin/kin-openapi v0.133.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/prometheus/client_golang v1.23.2
+	github.com/redis/rueidis v1.0.80
 	github.com/swaggo/files/v2 v2.0.2
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/term v0.48.0
-	golang.org/x/text v0.31.0
+	golang.org/x/text v0.44.0
 )
 
 require (

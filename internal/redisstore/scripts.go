@@ -1,0 +1,405 @@
+package redisstore
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/redis/rueidis"
+)
+
+// Ticket records and the user index are spread over small hashes that
+// Redis stores as listpacks (hash-max-listpack-entries is 128 by default):
+// ticketsPerBucket records by ticket number, and userBuckets hashes by a
+// hash of the user ID, which stay listpacks up to about a million live
+// users per event and grow into hash tables beyond.
+const (
+	ticketsPerBucket = 64
+	userBuckets      = 8192
+)
+
+// scripts are the Lua scripts. Each event script takes the seven keys of
+// one event (Store.eventKeys) and replies with a table whose first element
+// is a result code (codeOK, …).
+type scripts struct {
+	create, read, update, del            *rueidis.Lua
+	join, ticket, leave, admit, complete *rueidis.Lua
+	expire                               *rueidis.Lua
+	unindex                              *rueidis.Lua
+	claim, finish, release, purge        *rueidis.Lua
+}
+
+func newScripts() scripts {
+	p := strings.NewReplacer(
+		"TICKETS_PER_BUCKET", strconv.Itoa(ticketsPerBucket),
+		"USER_BUCKETS", strconv.Itoa(userBuckets),
+	)
+	ev := func(body string) *rueidis.Lua { return rueidis.NewLuaScript(p.Replace(prelude + body)) }
+	return scripts{
+		create:   ev(createLua),
+		read:     ev(readLua),
+		update:   ev(updateLua),
+		del:      ev(deleteLua),
+		join:     ev(joinLua),
+		ticket:   ev(ticketLua),
+		leave:    ev(leaveLua),
+		admit:    ev(admitLua),
+		complete: ev(completeLua),
+		expire:   ev(expireLua),
+		unindex:  rueidis.NewLuaScript(unindexLua),
+		claim:    rueidis.NewLuaScript(claimLua),
+		finish:   rueidis.NewLuaScript(finishLua),
+		release:  rueidis.NewLuaScript(releaseLua),
+		purge:    rueidis.NewLuaScript(purgeLua),
+	}
+}
+
+// prelude is shared by the event scripts. Ticket numbers are handled as the
+// decimal strings Redis stores them as; times are Unix microseconds, exact
+// in Lua's doubles until the year 2255.
+const prelude = `
+local M, T, L, P, U, A, R = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+local function num(x) return string.format('%.0f', x) end
+
+-- Records live in hashes of ticketsPerBucket tickets (by number), users
+-- in userBuckets hashes (by a hash of the user ID), small enough for
+-- Redis' compact listpack encoding. The bucket keys share the event's hash
+-- tag, so they live in the event's slot.
+local function tkey(n) return T .. ':' .. math.floor(tonumber(n) / TICKETS_PER_BUCKET) end
+local function tget(n) return redis.call('HGET', tkey(n), n) end
+local function tset(n, rec) redis.call('HSET', tkey(n), n, rec) end
+local function ukey(user)
+  local h = 0
+  for i = 1, #user do h = (h * 31 + string.byte(user, i)) % USER_BUCKETS end
+  return U .. ':' .. h
+end
+-- unlink_buckets deletes the keys base:0 … base:(count-1).
+local function unlink_buckets(base, count)
+  local batch = {}
+  for i = 0, count - 1 do
+    batch[#batch + 1] = base .. ':' .. i
+    if #batch == 500 or i == count - 1 then
+      redis.call('UNLINK', unpack(batch))
+      batch = {}
+    end
+  end
+end
+
+-- A record is status (1 byte) .. secret (16 bytes) .. "joined,admitted,expires,ended,user".
+local function unpack_rec(rec)
+  local j, ad, ex, en, user = string.match(rec, '^([^,]*),([^,]*),([^,]*),([^,]*),(.*)$', 18)
+  return rec:sub(1, 1), rec:sub(2, 17), j, ad, ex, en, user
+end
+local function pack_rec(s, sec, j, ad, ex, en, user)
+  return s .. sec .. j .. ',' .. ad .. ',' .. ex .. ',' .. en .. ',' .. user
+end
+
+-- view returns the record as the API sees it (status p, w or x instead of
+-- the stored q) and the position (0 unless waiting).
+local function view(n, rec)
+  if rec:sub(1, 1) ~= 'q' then return rec, 0 end
+  if tonumber(n) < tonumber(redis.call('HGET', M, 'cb')) then
+    local _, sec, j, ad, ex, en, user = unpack_rec(rec)
+    return pack_rec('x', sec, j, ad, ex, redis.call('HGET', M, 'cat'), user), 0
+  end
+  local r = redis.call('ZRANK', L, n)
+  if r then return 'w' .. rec:sub(2), r + 1 end
+  return 'p' .. rec:sub(2), 0
+end
+
+local function unindex_user(user, n)
+  if redis.call('HGET', ukey(user), user) == n then redis.call('HDEL', ukey(user), user) end
+end
+
+-- lookup returns the record of ticket ARGV[1] if its secret is ARGV[2],
+-- or a reply to return.
+local function lookup()
+  if redis.call('EXISTS', M) == 0 then return nil, {1} end
+  local rec = tget(ARGV[1])
+  if not rec or rec:sub(2, 17) ~= ARGV[2] then return nil, {4} end
+  return rec
+end
+
+-- expire ends the passes that ran out at or before at.
+local function expire(at)
+  local ns = redis.call('ZRANGEBYSCORE', A, '-inf', at)
+  for _, n in ipairs(ns) do
+    local _, sec, j, ad, ex, en, user = unpack_rec(tget(n))
+    tset(n, pack_rec('e', sec, j, ad, ex, ex, user))
+    unindex_user(user, n)
+  end
+  if #ns > 0 then
+    redis.call('ZREMRANGEBYSCORE', A, '-inf', at)
+    redis.call('HINCRBY', M, 'ca', -#ns)
+    redis.call('HINCRBY', M, 'ce', #ns)
+  end
+  return #ns
+end
+
+local function event_reply()
+  return {0, redis.call('HGETALL', M), redis.call('LRANGE', R, 0, -1)}
+end
+`
+
+// createLua: ARGV = seq, field, value, ….
+const createLua = `
+local seq = redis.call('HGET', M, 'seq')
+if seq then return {8, seq} end
+redis.call('UNLINK', L, P, A, R)
+for i = 2, #ARGV, 2 do redis.call('HSET', M, ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', M, 'seq', ARGV[1], 'ver', 1, 'num', 0, 'slot', 0, 'cb', 0, 'cat', '',
+  'cp', 0, 'cw', 0, 'ca', 0, 'cc', 0, 'cl', 0, 'ce', 0, 'cx', 0)
+return event_reply()
+`
+
+const readLua = `
+if redis.call('EXISTS', M) == 0 then return {1} end
+return event_reply()
+`
+
+// updateLua: ARGV = version, at, draw ("1" if an order follows), state,
+// name, opens, closes, rate, maxact, ttl, ttlus, then the pre-queue's
+// numbers in draw order.
+const updateLua = `
+local ver = redis.call('HGET', M, 'ver')
+if not ver then return {1} end
+if ver ~= ARGV[1] then return {7} end
+local at, to = ARGV[2], ARGV[4]
+if to == 'open' or to == 'paused' then
+  local p = redis.call('ZCARD', P)
+  if p > 0 then
+    if ARGV[3] ~= '1' then
+      local out = {9, redis.call('HGET', M, 'seed')}
+      for _, n in ipairs(redis.call('ZRANGE', P, 0, -1)) do
+        out[#out + 1] = n
+        out[#out + 1] = string.sub(tget(n), 2, 17)
+      end
+      return out
+    end
+    if #ARGV - 11 ~= p then return {10} end
+    for i = 12, #ARGV do
+      if not redis.call('ZSCORE', P, ARGV[i]) then return {10} end
+    end
+    local slot = tonumber(redis.call('HGET', M, 'slot'))
+    local batch = {}
+    for i = 12, #ARGV do
+      batch[#batch + 1] = num(slot + i - 11)
+      batch[#batch + 1] = ARGV[i]
+      if #batch >= 1000 then
+        redis.call('ZADD', L, unpack(batch))
+        batch = {}
+      end
+    end
+    if #batch > 0 then redis.call('ZADD', L, unpack(batch)) end
+    redis.call('HSET', M, 'slot', num(slot + p))
+    redis.call('UNLINK', P)
+    redis.call('HINCRBY', M, 'cw', p)
+    redis.call('HINCRBY', M, 'cp', -p)
+  end
+elseif to == 'closed' then
+  if tonumber(redis.call('HGET', M, 'cb')) == 0 then
+    -- The first closing: every prequeue or waiting ticket numbered below
+    -- cb reads as closed at cat, without touching the records.
+    redis.call('HSET', M, 'cb', num(tonumber(redis.call('HGET', M, 'num')) + 1), 'cat', at)
+  else
+    -- A later closing (after a reopening) rewrites the tickets joined since.
+    for _, key in ipairs({L, P}) do
+      for _, n in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+        local _, sec, j, ad, ex, en, user = unpack_rec(tget(n))
+        tset(n, pack_rec('x', sec, j, ad, ex, at, user))
+      end
+    end
+  end
+  local gone = tonumber(redis.call('HGET', M, 'cw')) + tonumber(redis.call('HGET', M, 'cp'))
+  redis.call('HINCRBY', M, 'cx', gone)
+  redis.call('HSET', M, 'cw', 0, 'cp', 0)
+  redis.call('UNLINK', L, P)
+  unlink_buckets(U, USER_BUCKETS)
+  -- The live tickets left are the admitted ones.
+  for _, n in ipairs(redis.call('ZRANGE', A, 0, -1)) do
+    local _, _, _, _, _, _, user = unpack_rec(tget(n))
+    redis.call('HSET', ukey(user), user, n)
+  end
+end
+redis.call('HSET', M, 'state', to, 'name', ARGV[5], 'opens', ARGV[6], 'closes', ARGV[7],
+  'rate', ARGV[8], 'maxact', ARGV[9], 'ttl', ARGV[10], 'ttlus', ARGV[11])
+redis.call('HINCRBY', M, 'ver', 1)
+return event_reply()
+`
+
+const deleteLua = `
+local seq = redis.call('HGET', M, 'seq')
+if not seq then return {1} end
+unlink_buckets(U, USER_BUCKETS)
+unlink_buckets(T, math.floor(tonumber(redis.call('HGET', M, 'num')) / TICKETS_PER_BUCKET) + 1)
+redis.call('UNLINK', M, L, P, A, R)
+return {0, seq}
+`
+
+// joinLua: ARGV = user, at, secret.
+const joinLua = `
+local user, at = ARGV[1], ARGV[2]
+local st = redis.call('HGET', M, 'state')
+if not st then return {1} end
+if st == 'closed' then return {2} end
+local n = redis.call('HGET', ukey(user), user)
+if n then
+  local rec = tget(n)
+  if rec then
+    local v, pos = view(n, rec)
+    local s = v:sub(1, 1)
+    if s == 'p' or s == 'w' or s == 'a' then return {0, 0, n, v, pos} end
+  end
+end
+n = num(redis.call('HINCRBY', M, 'num', 1))
+local rec = 'q' .. ARGV[3] .. at .. ',,,,' .. user
+tset(n, rec)
+redis.call('HSET', ukey(user), user, n)
+if st == 'scheduled' then
+  redis.call('ZADD', P, n, n)
+  redis.call('HINCRBY', M, 'cp', 1)
+  return {0, 1, n, 'p' .. rec:sub(2), 0}
+end
+redis.call('ZADD', L, redis.call('HINCRBY', M, 'slot', 1), n)
+redis.call('HINCRBY', M, 'cw', 1)
+return {0, 1, n, 'w' .. rec:sub(2), redis.call('ZCARD', L)}
+`
+
+// ticketLua: ARGV = number, secret.
+const ticketLua = `
+local rec, fail = lookup()
+if not rec then return fail end
+local v, pos = view(ARGV[1], rec)
+return {0, v, pos}
+`
+
+// leaveLua: ARGV = number, secret, at.
+const leaveLua = `
+local rec, fail = lookup()
+if not rec then return fail end
+local n = ARGV[1]
+local v = view(n, rec)
+local s = v:sub(1, 1)
+if s == 'l' then return {0, v, 0} end
+if s == 'w' then
+  redis.call('ZREM', L, n)
+  redis.call('HINCRBY', M, 'cw', -1)
+elseif s == 'p' then
+  redis.call('ZREM', P, n)
+  redis.call('HINCRBY', M, 'cp', -1)
+else
+  return {5}
+end
+local _, sec, j, ad, ex, en, user = unpack_rec(rec)
+local out = pack_rec('l', sec, j, ad, ex, ARGV[3], user)
+tset(n, out)
+redis.call('HINCRBY', M, 'cl', 1)
+unindex_user(user, n)
+return {0, out, 0}
+`
+
+// admitLua: ARGV = count, at, max recent batches. Reply: code, waiting
+// afterwards, then number, record of each admitted ticket in line order.
+const admitLua = `
+local at = ARGV[2]
+local st = redis.call('HGET', M, 'state')
+if not st then return {1} end
+if st ~= 'open' then return {3} end
+expire(at)
+local k = tonumber(ARGV[1])
+local maxact = tonumber(redis.call('HGET', M, 'maxact'))
+if maxact > 0 then
+  local room = maxact - tonumber(redis.call('HGET', M, 'ca'))
+  if room < k then k = room end
+end
+local out = {0, 0}
+if k > 0 then
+  local popped = redis.call('ZPOPMIN', L, k)
+  local exp = num(tonumber(at) + tonumber(redis.call('HGET', M, 'ttlus')))
+  for i = 1, #popped, 2 do
+    local n = popped[i]
+    local _, sec, j, ad, ex, en, user = unpack_rec(tget(n))
+    local rec = pack_rec('a', sec, j, at, exp, '', user)
+    tset(n, rec)
+    redis.call('ZADD', A, exp, n)
+    out[#out + 1] = n
+    out[#out + 1] = rec
+  end
+  local got = #popped / 2
+  if got > 0 then
+    redis.call('HINCRBY', M, 'cw', -got)
+    redis.call('HINCRBY', M, 'ca', got)
+    redis.call('RPUSH', R, at .. ':' .. got)
+    redis.call('LTRIM', R, -tonumber(ARGV[3]), -1)
+  end
+end
+out[2] = redis.call('ZCARD', L)
+return out
+`
+
+// completeLua: ARGV = number, secret, at.
+const completeLua = `
+local rec, fail = lookup()
+if not rec then return fail end
+local n, at = ARGV[1], ARGV[3]
+local s, sec, j, ad, ex, en, user = unpack_rec(rec)
+if s == 'c' then return {0, rec, 0} end
+if s ~= 'a' or tonumber(ex) <= tonumber(at) then return {6} end
+local out = pack_rec('c', sec, j, ad, ex, at, user)
+tset(n, out)
+redis.call('ZREM', A, n)
+redis.call('HINCRBY', M, 'ca', -1)
+redis.call('HINCRBY', M, 'cc', 1)
+unindex_user(user, n)
+return {0, out, 0}
+`
+
+// expireLua: ARGV = at.
+const expireLua = `
+if redis.call('EXISTS', M) == 0 then return {1} end
+return {0, expire(ARGV[1])}
+`
+
+// unindexLua removes an event from the index (KEYS[1]) if its entry still
+// has the sequence ARGV[2] of the deleted event. ARGV = id, seq.
+const unindexLua = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return {0}
+`
+
+// The idempotency scripts take KEYS = records hash, creation-time sorted set.
+
+// claimLua: ARGV = key, created (µs), record. Reply: code, 1 if claimed
+// else the stored record.
+const claimLua = `
+local rec = redis.call('HGET', KEYS[1], ARGV[1])
+if rec then return {0, rec} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return {0, 1}
+`
+
+// finishLua: ARGV = key, created (µs), record.
+const finishLua = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return {0}
+`
+
+// releaseLua: ARGV = key.
+const releaseLua = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return {0}
+`
+
+// purgeLua forgets up to ARGV[2] keys created before ARGV[1] (µs) and
+// replies with how many it forgot.
+const purgeLua = `
+local keys = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, k in ipairs(keys) do
+  redis.call('HDEL', KEYS[1], k)
+  redis.call('ZREM', KEYS[2], k)
+end
+return {0, #keys}
+`
