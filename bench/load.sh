@@ -2,13 +2,14 @@
 # Reproducible HTTP load numbers for QueuePass, on loopback only.
 #
 #   bench/load.sh [seconds per run, default 5] [connections, default 64] [rounds, default 3]
+#   STORE=redis://127.0.0.1:6379/0 bench/load.sh ...   (one node on Redis instead of the embedded store)
 #
 # Builds queuepass and bench/ceiling, then runs wrk (Debian package "wrk")
 # with the same settings against:
 #   1. ceiling  POST  - a minimal net/http handler with a fixed JSON body
-#   2. queuepass POST /v1/events/load/tickets  (joins, durable: fsync per batch)
+#   2. queuepass POST /v1/events/$event/tickets  (joins, durable: fsync per batch)
 #   3. ceiling  GET
-#   4. queuepass GET  /v1/events/load/tickets/{id} (position reads, after 2.)
+#   4. queuepass GET  /v1/events/$event/tickets/{id} (position reads, after 2.)
 # in rounds, interleaved, and prints the median ratios to the ceiling. Every
 # server listens on 127.0.0.1 and is stopped at the end.
 set -euo pipefail
@@ -30,14 +31,20 @@ go build -o "$work/ceiling" ./bench/ceiling
 QP=127.0.0.1:18081
 CEIL=127.0.0.1:18091
 KEY=load-test-admin-key
-QUEUEPASS_ADMIN_KEY=$KEY "$work/queuepass" serve --addr "$QP" --data "$work/data" >"$work/serve.out" 2>"$work/serve.log" &
+store_args=()
+if [ -n "${STORE:-}" ]; then
+  "$work/queuepass" keygen --out "$work/pass-keys.json" >/dev/null
+  store_args=(--store "$STORE" --pass-key-file "$work/pass-keys.json")
+fi
+event="load-$RANDOM$RANDOM"
+QUEUEPASS_ADMIN_KEY=$KEY "$work/queuepass" serve --addr "$QP" --data "$work/data" "${store_args[@]}" >"$work/serve.out" 2>"$work/serve.log" &
 pids+=($!)
 "$work/ceiling" -addr "$CEIL" & pids+=($!)
 for _ in $(seq 100); do curl -fs "http://$QP/readyz" >/dev/null && curl -fs "http://$CEIL/" >/dev/null && break; sleep 0.1; done
 curl -fs "http://$QP/readyz" >/dev/null || { echo "queuepass did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
 
 curl -fs -X POST "http://$QP/v1/events" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-  -d '{"id":"load","name":"Load test"}' >/dev/null
+  -d "{\"id\":\"$event\",\"name\":\"Load test\"}" >/dev/null
 
 rate() { # wrk output -> requests/s
   awk '/Requests\/sec/ {print $2}'
@@ -53,21 +60,21 @@ run() { # name, wrk args...
   echo "$r"
 }
 
-echo "wrk -t$threads -c$conns -d${secs}s on $(nproc) cores, loopback; $rounds rounds, interleaved" >&2
+echo "wrk -t$threads -c$conns -d${secs}s on $(nproc) cores, loopback; $rounds rounds, interleaved; store: ${STORE:-embedded}" >&2
 ticket=""
 for round in $(seq "$rounds"); do
   echo "round $round" >&2
-  cp="$(run ceiling-post -s bench/wrk/join.lua "http://$CEIL/v1/events/load/tickets")"
-  j="$(run queuepass-join -s bench/wrk/join.lua "http://$QP/v1/events/load/tickets")"
+  cp="$(run ceiling-post -s bench/wrk/join.lua "http://$CEIL/v1/events/$event/tickets")"
+  j="$(run queuepass-join -s bench/wrk/join.lua "http://$QP/v1/events/$event/tickets")"
   if [ -z "$ticket" ]; then # the position read target: the back of the line after the first join run
-    ticket="$(curl -fs -X POST "http://$QP/v1/events/load/tickets" -H 'Content-Type: application/json' -d '{"user_id":"the-last-fan"}' | sed -E 's/.*"id":"([^"]+)".*/\1/')"
+    ticket="$(curl -fs -X POST "http://$QP/v1/events/$event/tickets" -H 'Content-Type: application/json' -d '{"user_id":"the-last-fan"}' | sed -E 's/.*"id":"([^"]+)".*/\1/')"
   fi
-  cg="$(run ceiling-get "http://$CEIL/v1/events/load/tickets/$ticket")"
-  r="$(run queuepass-position "http://$QP/v1/events/load/tickets/$ticket")"
+  cg="$(run ceiling-get "http://$CEIL/v1/events/$event/tickets/$ticket")"
+  r="$(run queuepass-position "http://$QP/v1/events/$event/tickets/$ticket")"
   echo "$j $cp $r $cg" >>"$work/rounds"
 done
-waiting="$(curl -fs "http://$QP/v1/events/load" | sed -E 's/.*"waiting":([0-9]+).*/\1/')"
-position="$(curl -fs "http://$QP/v1/events/load/tickets/$ticket" | sed -E 's/.*"position":([0-9]+).*/\1/')"
+waiting="$(curl -fs "http://$QP/v1/events/$event" | sed -E 's/.*"waiting":([0-9]+).*/\1/')"
+position="$(curl -fs "http://$QP/v1/events/$event/tickets/$ticket" | sed -E 's/.*"position":([0-9]+).*/\1/')"
 
 # The median over rounds of each ratio: the machine is shared, so single
 # runs swing; a ratio taken within one round cancels most of that.
@@ -78,8 +85,9 @@ awk -v w="$waiting" -v pos="$position" '
     return (n % 2) ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2 }
   END {
     n = NR
-    printf "\njoins (durable): median %.0f/s = %.0f%% of the ceiling POST rate (median %.0f/s); per round:", median(j, n), 100 * median(jr, n), median(cp, n)
+    printf "\njoins: median %.0f/s = %.0f%% of the ceiling POST rate (median %.0f/s); per round:", median(j, n), 100 * median(jr, n), median(cp, n)
     for (i = 1; i <= n; i++) printf " %.0f%%", 100 * jr[i]; print ""
     printf "position reads (position %d of %d waiting): median %.0f/s = %.0f%% of the ceiling GET rate (median %.0f/s); per round:", pos, w, median(r, n), 100 * median(rr, n), median(cg, n)
     for (i = 1; i <= n; i++) printf " %.0f%%", 100 * rr[i]; print ""
   }' "$work/rounds"
+curl -fs -X DELETE "http://$QP/v1/events/$event" -H "Authorization: Bearer $KEY" >/dev/null || true

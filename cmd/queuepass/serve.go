@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,9 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/internal/boltstore"
 	"github.com/queuepass/queuepass/internal/httpapi"
 	"github.com/queuepass/queuepass/internal/pass"
+	"github.com/queuepass/queuepass/internal/redisstore"
 	"github.com/queuepass/queuepass/internal/waitroom"
 )
 
@@ -41,7 +44,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	addr := fset.String("addr", envDefault(getenv, "QUEUEPASS_ADDR", "127.0.0.1:8080"), "listen address (env QUEUEPASS_ADDR)")
-	dataDir := fset.String("data", envDefault(getenv, "QUEUEPASS_DATA", "./queuepass-data"), "data directory (env QUEUEPASS_DATA)")
+	dataDir := fset.String("data", envDefault(getenv, "QUEUEPASS_DATA", "./queuepass-data"), "data directory of the embedded store (env QUEUEPASS_DATA)")
+	storeURL := fset.String("store", getenv("QUEUEPASS_STORE"), "redis://host:port/db or rediss://… to share one Redis (or Redis Cluster) between nodes; empty: the embedded store in --data (env QUEUEPASS_STORE)")
 	metrics := fset.String("metrics", envDefault(getenv, "QUEUEPASS_METRICS", "public"), "who may read /metrics: public, admin or off (env QUEUEPASS_METRICS)")
 	passKeyFile := fset.String("pass-key-file", getenv("QUEUEPASS_PASS_KEY_FILE"), "pass signing key file shared by every node (env QUEUEPASS_PASS_KEY_FILE; default: made in the data directory)")
 	cors := fset.String("cors-origins", getenv("QUEUEPASS_CORS_ORIGINS"), "origins whose pages may call the API from a browser, comma-separated, or * (env QUEUEPASS_CORS_ORIGINS)")
@@ -57,23 +61,52 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 
-	store, err := boltstore.Open(*dataDir)
-	if err != nil {
-		return err
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var (
+		store    queuepass.Store
+		adminKey string
+	)
+	if *storeURL == "" {
+		bs, err := boltstore.Open(*dataDir)
+		if err != nil {
+			return err
+		}
+		store = bs
+		reg.MustRegister(boltMetrics(bs)...)
+		var adminKeyPath string
+		if adminKey, adminKeyPath, err = loadAdminKey(*dataDir, getenv); err != nil {
+			bs.Close()
+			return err
+		}
+		if adminKeyPath != "" {
+			log.Info("admin key is in a file of the data directory (set QUEUEPASS_ADMIN_KEY to choose one)", "path", adminKeyPath)
+		}
+	} else {
+		// Nodes on one Redis are interchangeable: they must share the admin
+		// key and the pass signing key, so both must be given.
+		if adminKey = getenv("QUEUEPASS_ADMIN_KEY"); adminKey == "" {
+			return fmt.Errorf("%w: with --store, set QUEUEPASS_ADMIN_KEY to the admin key that every node shares", errUsage)
+		}
+		if err := checkAdminKey(adminKey); err != nil {
+			return fmt.Errorf("QUEUEPASS_ADMIN_KEY: %w", err)
+		}
+		if *passKeyFile == "" {
+			return fmt.Errorf("%w: with --store, every node must sign passes with one key: make a key file once with `queuepass keygen --out pass-keys.json`, copy it to every node, and give it with --pass-key-file (or QUEUEPASS_PASS_KEY_FILE)", errUsage)
+		}
+		rs, err := redisstore.Open(ctx, *storeURL)
+		if err != nil {
+			return fmt.Errorf("store %s: %w", redactURL(*storeURL), err)
+		}
+		store = rs
+		log.Info("store is Redis", "url", redactURL(*storeURL))
 	}
 	defer func() {
 		if err := store.Close(); err != nil {
 			log.Error("closing the store", "err", err)
 		}
 	}()
-
-	adminKey, adminKeyPath, err := loadAdminKey(*dataDir, getenv)
-	if err != nil {
-		return err
-	}
-	if adminKeyPath != "" {
-		log.Info("admin key is in a file of the data directory (set QUEUEPASS_ADMIN_KEY to choose one)", "path", adminKeyPath)
-	} else {
+	if getenv("QUEUEPASS_ADMIN_KEY") != "" {
 		log.Info("admin key taken from QUEUEPASS_ADMIN_KEY")
 	}
 	keys, keyPath, created, err := loadPassKeys(*dataDir, *passKeyFile)
@@ -82,16 +115,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("pass signing key ready", "path", keyPath, "created", created, "kid", keys.SigningKeyID())
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "queuepass_store_commits_total",
-			Help: "Batches the embedded store committed to disk (one fsync each).",
-		}, func() float64 { c, _ := store.CommitStats(); return float64(c) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "queuepass_store_committed_ops_total",
-			Help: "Calls carried by the embedded store's commits; divided by commits, the group commit yield.",
-		}, func() float64 { _, n := store.CommitStats(); return float64(n) }))
 	room := waitroom.New(waitroom.Config{Store: store, Keys: keys, Logger: log})
 	srv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Config{
@@ -177,6 +200,29 @@ func loadAdminKey(dataDir string, getenv func(string) string) (key, path string,
 		return "", "", fmt.Errorf("admin key: %w", err)
 	}
 	return k, path, nil
+}
+
+// boltMetrics are the embedded store's group-commit counters.
+func boltMetrics(s *boltstore.Store) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "queuepass_store_commits_total",
+			Help: "Batches the embedded store committed to disk (one fsync each).",
+		}, func() float64 { c, _ := s.CommitStats(); return float64(c) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "queuepass_store_committed_ops_total",
+			Help: "Calls carried by the embedded store's commits; divided by commits, the group commit yield.",
+		}, func() float64 { _, n := s.CommitStats(); return float64(n) }),
+	}
+}
+
+// redactURL hides a password in a store URL, for logs and errors.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
 }
 
 // loadPassKeys reads the shared key file when one is named (it must exist:
