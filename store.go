@@ -79,6 +79,28 @@ type Store interface {
 	// over-admit a ticket.
 	Admit(ctx context.Context, eventID string, count int, at time.Time) (Admission, error)
 
+	// AdmitPaced admits at a steady rate of perMinute tickets a minute,
+	// shared by every caller: however many nodes call it, and however
+	// often, the event as a whole admits at that rate. Like Admit it first
+	// expires due passes, admits in line order, respects MaxActive, records
+	// a batch, and fails with ErrEventNotOpen unless the event is open.
+	//
+	// The pace is kept in the store as a mark M per event, in whole
+	// microseconds since the Unix epoch (0 at first). In integers, with
+	// T = at in microseconds, p = perMinute, U = 60 000 000 (a minute in
+	// microseconds) and the burst limit B = max(1 000 000, ceil(U/p)):
+	//
+	//	M = max(M, T − B)                   // credit never exceeds one burst
+	//	n = floor((T − M)·p / U)            // tickets credited
+	//	k = min(n, waiting, MaxActive headroom)
+	//	M = M + ceil(k·U / p)               // spend the credit used
+	//
+	// and k tickets are admitted. Unused credit is kept (up to B), so
+	// callers may call at any interval; perMinute < 1 admits nothing and
+	// leaves M alone. Every product stays below 2^53, so Lua's doubles
+	// compute it exactly too.
+	AdmitPaced(ctx context.Context, eventID string, perMinute int, at time.Time) (Admission, error)
+
 	// Complete makes an admitted ticket whose pass is still valid at at
 	// completed, with EndedAt = at, and returns it; a completed ticket is
 	// returned unchanged. Any other status, or a pass that ran out, fails

@@ -316,3 +316,42 @@ func TestCanceledContext(t *testing.T) {
 		t.Errorf("Event after canceled CreateEvent error = %v, want ErrEventNotFound", err)
 	}
 }
+
+// TestPaceMarkReopen checks that AdmitPaced's pacing mark is durable: after
+// a burst, a reopened store admits only what the time since then earned,
+// not a fresh burst.
+func TestPaceMarkReopen(t *testing.T) {
+	dir := t.TempDir()
+	f := &fixture{t: t, s: openTemp(t, dir)}
+	f.createEvent("e", queuepass.StateOpen)
+	for i := range 50 {
+		f.join("e", fmt.Sprintf("u%d", i), at(0))
+	}
+	paced := func(when time.Time) int {
+		t.Helper()
+		adm, err := f.s.AdmitPaced(t.Context(), "e", 600, when)
+		f.ok(err)
+		return len(adm.Tickets)
+	}
+	if n := paced(at(10)); n != 10 {
+		t.Fatalf("AdmitPaced(600/min) on a fresh mark admitted %d, want 10 (a burst)", n)
+	}
+	if err := f.s.Close(); err != nil {
+		t.Fatalf("Close() error: %v", err)
+	}
+	f.s = openTemp(t, dir)
+	for _, st := range []struct {
+		when time.Time
+		want int
+	}{
+		{at(10).Add(300 * time.Millisecond), 3}, // 300 ms at 10 a second
+		{at(10).Add(350 * time.Millisecond), 0}, // half a ticket, kept
+	} {
+		if n := paced(st.when); n != st.want {
+			t.Errorf("AdmitPaced(600/min) at %v after reopening admitted %d, want %d", st.when.Format(time.StampMilli), n, st.want)
+		}
+	}
+	if got := f.event("e").Counts.Admitted; got != 13 {
+		t.Errorf("Counts.Admitted = %d, want 13", got)
+	}
+}

@@ -58,6 +58,10 @@ type eventMeta struct {
 	// as prequeue or waiting is closed, with EndedAt = ClosedAt.
 	ClosedBelow uint64
 	ClosedAt    time.Time
+
+	// PaceMark is AdmitPaced's pacing mark, in microseconds since the Unix
+	// epoch; records written before it existed read as 0, a fresh mark.
+	PaceMark int64 `json:",omitempty"`
 }
 
 func (m *eventMeta) marshal() ([]byte, error) {

@@ -200,39 +200,88 @@ func (s *Store) Admit(ctx context.Context, eventID string, count int, at time.Ti
 	at = utc(at)
 	var adm queuepass.Admission
 	err := s.submit(ctx, func(b *batch) error {
-		m, err := b.event(eventID)
+		m, err := b.openEvent(eventID)
 		if err != nil {
 			return err
 		}
-		if m.State != queuepass.StateOpen {
-			return fmt.Errorf("%w: %q is %s", queuepass.ErrEventNotOpen, eventID, m.State)
-		}
-		if _, err := b.expire(m, at); err != nil {
+		adm, err = b.admitUpTo(m, count, at)
+		return err
+	})
+	if err != nil {
+		return queuepass.Admission{}, err
+	}
+	return adm, nil
+}
+
+// AdmitPaced admits as Admit does, as many tickets as the event's pacing
+// mark has earned at perMinute by at (queuepass.PaceCredit), and moves the
+// mark by what it admitted (queuepass.PaceSpend) in the same transaction,
+// so every caller shares one pace. The mark moves even when nothing is
+// admitted, and survives a reopen; an event that is not open fails with
+// ErrEventNotOpen and keeps its mark.
+func (s *Store) AdmitPaced(ctx context.Context, eventID string, perMinute int, at time.Time) (queuepass.Admission, error) {
+	at = utc(at)
+	var adm queuepass.Admission
+	err := s.submit(ctx, func(b *batch) error {
+		m, err := b.openEvent(eventID)
+		if err != nil {
 			return err
 		}
-		k := min(max(count, 0), m.Counts.Waiting)
-		if m.MaxActive > 0 {
-			k = min(k, max(m.MaxActive-m.Counts.Admitted, 0))
+		mark, credit := queuepass.PaceCredit(m.PaceMark, at, perMinute)
+		if adm, err = b.admitUpTo(m, credit, at); err != nil {
+			return err
 		}
-		adm = queuepass.Admission{Tickets: []queuepass.Ticket{}}
-		if k > 0 {
-			if adm.Tickets, err = b.admit(m, k, at); err != nil {
-				return err
-			}
-			recent := append(make([]queuepass.AdmissionBatch, 0, len(m.RecentAdmissions)+1), m.RecentAdmissions...)
-			recent = append(recent, queuepass.AdmissionBatch{At: at, Count: k})
-			m.RecentAdmissions = recent[max(len(recent)-queuepass.MaxRecentAdmissions, 0):]
-			if err := b.bucket(eventID).Put(keyRecent, marshalRecent(m.RecentAdmissions)); err != nil {
-				return err
-			}
+		if mark = queuepass.PaceSpend(mark, len(adm.Tickets), perMinute); mark != m.PaceMark {
+			m.PaceMark = mark
 			b.touch(eventID)
 		}
-		adm.Waiting = m.Counts.Waiting
 		return nil
 	})
 	if err != nil {
 		return queuepass.Admission{}, err
 	}
+	return adm, nil
+}
+
+// openEvent returns the batch's copy of an open event, or fails with
+// ErrEventNotFound or ErrEventNotOpen.
+func (b *batch) openEvent(eventID string) (*eventMeta, error) {
+	m, err := b.event(eventID)
+	if err != nil {
+		return nil, err
+	}
+	if m.State != queuepass.StateOpen {
+		return nil, fmt.Errorf("%w: %q is %s", queuepass.ErrEventNotOpen, eventID, m.State)
+	}
+	return m, nil
+}
+
+// admitUpTo is the body of an admission: it expires the passes that ran
+// out at or before at, admits up to count waiting tickets (none if count
+// is below 1) within MaxActive, and records the batch if it admitted any.
+func (b *batch) admitUpTo(m *eventMeta, count int, at time.Time) (queuepass.Admission, error) {
+	if _, err := b.expire(m, at); err != nil {
+		return queuepass.Admission{}, err
+	}
+	k := min(max(count, 0), m.Counts.Waiting)
+	if m.MaxActive > 0 {
+		k = min(k, max(m.MaxActive-m.Counts.Admitted, 0))
+	}
+	adm := queuepass.Admission{Tickets: []queuepass.Ticket{}}
+	if k > 0 {
+		var err error
+		if adm.Tickets, err = b.admit(m, k, at); err != nil {
+			return queuepass.Admission{}, err
+		}
+		recent := append(make([]queuepass.AdmissionBatch, 0, len(m.RecentAdmissions)+1), m.RecentAdmissions...)
+		recent = append(recent, queuepass.AdmissionBatch{At: at, Count: k})
+		m.RecentAdmissions = recent[max(len(recent)-queuepass.MaxRecentAdmissions, 0):]
+		if err := b.bucket(m.ID).Put(keyRecent, marshalRecent(m.RecentAdmissions)); err != nil {
+			return queuepass.Admission{}, err
+		}
+		b.touch(m.ID)
+	}
+	adm.Waiting = m.Counts.Waiting
 	return adm, nil
 }
 

@@ -8,7 +8,7 @@
 // one slot and the same scripts run on a single Redis and on a cluster
 // (P is the key prefix, "" unless WithKeyPrefix is given):
 //
-//	P qp:{id}:m  hash: the event's settings, Version, Counts, ticket and slot counters
+//	P qp:{id}:m  hash: the event's settings, Version, Counts, ticket and slot counters, AdmitPaced's mark
 //	P qp:{id}:t:B  hashes: ticket number → packed record (see below), 64 tickets per bucket B = number/64
 //	P qp:{id}:l  sorted set: waiting ticket numbers scored by line slot; rank = position-1
 //	P qp:{id}:p  sorted set: prequeue ticket numbers scored by number (join order)
@@ -38,9 +38,10 @@
 // # Atomicity and round trips
 //
 // Every state change of an event (join, leave, admit with pass expiry,
-// complete, expire, update with its effects, delete) is one Lua script call
-// on the event's slot: one round trip, atomic. Two steps touch global keys
-// too and take two or three calls, each safe if interrupted:
+// paced admit, complete, expire, update with its effects, delete) is one
+// Lua script call on the event's slot: one round trip, atomic. Two steps
+// touch global keys too and take two or three calls, each safe if
+// interrupted:
 //
 //   - CreateEvent takes a sequence number (INCR), creates the event (script),
 //     then indexes it (ZADD GT). Interrupted before the index write, the

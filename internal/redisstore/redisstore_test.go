@@ -155,6 +155,9 @@ func (a *alternating) Leave(ctx context.Context, eventID, ticketID string, at ti
 func (a *alternating) Admit(ctx context.Context, eventID string, count int, at time.Time) (queuepass.Admission, error) {
 	return a.next().Admit(ctx, eventID, count, at)
 }
+func (a *alternating) AdmitPaced(ctx context.Context, eventID string, perMinute int, at time.Time) (queuepass.Admission, error) {
+	return a.next().AdmitPaced(ctx, eventID, perMinute, at)
+}
 func (a *alternating) Complete(ctx context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
 	return a.next().Complete(ctx, eventID, ticketID, at)
 }
@@ -314,8 +317,8 @@ func TestTwoHandlesAdmitMaxActive(t *testing.T) {
 }
 
 // TestOneRoundTripPerCall counts, through a counting proxy, the commands
-// that N joins, ticket reads, leaves, admissions and completions send: one
-// EVALSHA each, nothing else.
+// that N joins, ticket reads, leaves, admissions, paced admissions and
+// completions send: one EVALSHA each, nothing else.
 func TestOneRoundTripPerCall(t *testing.T) {
 	url, counts := redistest.Proxy(t, redistest.URL(t))
 	admin := adminClient(t, redistest.URL(t))
@@ -331,6 +334,7 @@ func TestOneRoundTripPerCall(t *testing.T) {
 	}
 	s.Ticket(ctx, "e", tk.ID)
 	s.Admit(ctx, "e", 1, base)
+	s.AdmitPaced(ctx, "e", 60, base)
 	s.Complete(ctx, "e", tk.ID, base)
 	s.Leave(ctx, "e", tk.ID, base)
 
@@ -348,11 +352,15 @@ func TestOneRoundTripPerCall(t *testing.T) {
 		{"Ticket", func(i int) error { _, err := s.Ticket(ctx, "e", tickets[i].ID); return err }},
 		{"Leave", func(i int) error { _, err := s.Leave(ctx, "e", tickets[n-1-i].ID, base); return err }},
 		{"Admit", func(i int) error { _, err := s.Admit(ctx, "e", 1, base); return err }},
+		{"AdmitPaced", func(i int) error {
+			_, err := s.AdmitPaced(ctx, "e", 60, base.Add(time.Duration(i)*time.Second))
+			return err
+		}},
 		{"Complete", func(i int) error { _, err := s.Complete(ctx, "e", tickets[i].ID, base); return err }},
 	}
 	for _, st := range steps {
 		calls := n
-		if st.name == "Leave" || st.name == "Admit" || st.name == "Complete" {
+		if st.name == "Leave" || st.name == "Admit" || st.name == "AdmitPaced" || st.name == "Complete" {
 			calls = n / 2
 		}
 		before := counts()

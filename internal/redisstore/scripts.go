@@ -298,8 +298,15 @@ unindex_user(user, n)
 return {0, out, 0}
 `
 
-// admitLua: ARGV = count, at, max recent batches. Reply: code, waiting
-// afterwards, then number, record of each admitted ticket in line order.
+// admitLua serves Admit and AdmitPaced, so that both share one admission.
+// ARGV = count, at, max recent batches, and for AdmitPaced the rate per
+// minute (count is then ignored). Reply: code, waiting afterwards, then
+// number, record of each admitted ticket in line order.
+//
+// AdmitPaced keeps its mark in the event hash, field pace (µs, 0 when
+// absent), and computes queuepass.PaceCredit and queuepass.PaceSpend in
+// integers: every value stays below 2^53, and idiv corrects the rounding
+// of the division so that it is exact.
 const admitLua = `
 local at = ARGV[2]
 local st = redis.call('HGET', M, 'state')
@@ -307,12 +314,29 @@ if not st then return {1} end
 if st ~= 'open' then return {3} end
 expire(at)
 local k = tonumber(ARGV[1])
+local minute = 60000000 -- µs
+local p, mark, mark0
+local function idiv(a, b)
+  local q = math.floor(a / b)
+  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
+  return q
+end
+if ARGV[4] then
+  p, k = tonumber(ARGV[4]), 0
+  if p >= 1 then
+    local t = tonumber(at)
+    mark0 = tonumber(redis.call('HGET', M, 'pace') or '0')
+    mark = math.max(mark0, t - math.max(1000000, idiv(minute + p - 1, p)))
+    if t > mark then k = idiv((t - mark) * p, minute) end
+  end
+end
 local maxact = tonumber(redis.call('HGET', M, 'maxact'))
 if maxact > 0 then
   local room = maxact - tonumber(redis.call('HGET', M, 'ca'))
   if room < k then k = room end
 end
 local out = {0, 0}
+local got = 0
 if k > 0 then
   local popped = redis.call('ZPOPMIN', L, k)
   local exp = num(tonumber(at) + tonumber(redis.call('HGET', M, 'ttlus')))
@@ -325,13 +349,17 @@ if k > 0 then
     out[#out + 1] = n
     out[#out + 1] = rec
   end
-  local got = #popped / 2
+  got = #popped / 2
   if got > 0 then
     redis.call('HINCRBY', M, 'cw', -got)
     redis.call('HINCRBY', M, 'ca', got)
     redis.call('RPUSH', R, at .. ':' .. got)
     redis.call('LTRIM', R, -tonumber(ARGV[3]), -1)
   end
+end
+if mark then
+  if got > 0 then mark = mark + idiv(got * minute + p - 1, p) end
+  if mark ~= mark0 then redis.call('HSET', M, 'pace', num(mark)) end
 end
 out[2] = redis.call('ZCARD', L)
 return out

@@ -87,12 +87,23 @@ func (s *Store) ticketStep(ctx context.Context, op string, sc *rueidis.Lua, even
 // Admit expires the passes that ran out, then admits up to count waiting
 // tickets within MaxActive, in one script call.
 func (s *Store) Admit(ctx context.Context, eventID string, count int, at time.Time) (queuepass.Admission, error) {
+	return s.admit(ctx, "admit", eventID, strconv.Itoa(max(count, 0)), micros(at), strconv.Itoa(queuepass.MaxRecentAdmissions))
+}
+
+// AdmitPaced admits at perMinute tickets a minute, shared by every caller,
+// in one script call: the admit script of Admit, which also reads and
+// moves the event's pacing mark (see queuepass.PaceCredit and
+// queuepass.PaceSpend).
+func (s *Store) AdmitPaced(ctx context.Context, eventID string, perMinute int, at time.Time) (queuepass.Admission, error) {
+	return s.admit(ctx, "admit paced", eventID, "0", micros(at), strconv.Itoa(queuepass.MaxRecentAdmissions), strconv.Itoa(perMinute))
+}
+
+// admit runs the admit script with args and decodes its reply.
+func (s *Store) admit(ctx context.Context, op, eventID string, args ...string) (queuepass.Admission, error) {
 	if eventID == "" {
 		return queuepass.Admission{}, fmt.Errorf("redisstore: %w: %q", queuepass.ErrEventNotFound, eventID)
 	}
-	count = max(count, 0)
-	code, reply, err := s.eval(ctx, "admit", s.scripts.admit, s.eventKeys(eventID),
-		strconv.Itoa(count), micros(at), strconv.Itoa(queuepass.MaxRecentAdmissions))
+	code, reply, err := s.eval(ctx, op, s.scripts.admit, s.eventKeys(eventID), args...)
 	if err != nil {
 		return queuepass.Admission{}, err
 	}
@@ -100,11 +111,11 @@ func (s *Store) Admit(ctx context.Context, eventID string, count int, at time.Ti
 		return queuepass.Admission{}, err
 	}
 	if len(reply)%2 != 1 {
-		return queuepass.Admission{}, fmt.Errorf("%w: admit reply of %d elements", errCorrupt, len(reply))
+		return queuepass.Admission{}, fmt.Errorf("%w: %s reply of %d elements", errCorrupt, op, len(reply))
 	}
 	waiting, err := reply[0].AsInt64()
 	if err != nil {
-		return queuepass.Admission{}, fmt.Errorf("%w: admit reply: %w", errCorrupt, err)
+		return queuepass.Admission{}, fmt.Errorf("%w: %s reply: %w", errCorrupt, op, err)
 	}
 	adm := queuepass.Admission{Waiting: int(waiting)}
 	if n := len(reply) / 2; n > 0 {
@@ -113,7 +124,7 @@ func (s *Store) Admit(ctx context.Context, eventID string, count int, at time.Ti
 	for i := range adm.Tickets {
 		number, err := reply[1+2*i].AsUint64()
 		if err != nil {
-			return queuepass.Admission{}, fmt.Errorf("%w: admit reply: %w", errCorrupt, err)
+			return queuepass.Admission{}, fmt.Errorf("%w: %s reply: %w", errCorrupt, op, err)
 		}
 		tk, err := parseTicket(eventID, number, reply[2+2*i], rueidis.RedisMessage{})
 		if err != nil {

@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queuepass.Store) {
 		{"Join", joinTests},
 		{"Ticket", ticketTests},
 		{"Admit", admitTests},
+		{"AdmitPaced", pacedTests},
 		{"Idempotency", idempotencyTests},
 		{"Concurrent", concurrentTests},
 		{"Model", modelTests},

@@ -30,6 +30,7 @@ type memStore struct {
 
 type memEvent struct {
 	ev      queuepass.Event
+	mark    int64               // AdmitPaced's pacing mark
 	tickets []*queuepass.Ticket // by number - 1
 	secrets [][queuepass.TicketSecretSize]byte
 	line    []*queuepass.Ticket
@@ -330,6 +331,27 @@ func (s *memStore) Admit(_ context.Context, eventID string, count int, at time.T
 	if err != nil {
 		return queuepass.Admission{}, err
 	}
+	return e.admit(count, at)
+}
+
+func (s *memStore) AdmitPaced(_ context.Context, eventID string, perMinute int, at time.Time) (queuepass.Admission, error) {
+	if err := s.lock(); err != nil {
+		return queuepass.Admission{}, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(eventID)
+	if err != nil {
+		return queuepass.Admission{}, err
+	}
+	mark, credit := queuepass.PaceCredit(e.mark, at, perMinute)
+	adm, err := e.admit(credit, at)
+	if err == nil {
+		e.mark = queuepass.PaceSpend(mark, len(adm.Tickets), perMinute)
+	}
+	return adm, err
+}
+
+func (e *memEvent) admit(count int, at time.Time) (queuepass.Admission, error) {
 	if e.ev.State != queuepass.StateOpen {
 		return queuepass.Admission{}, queuepass.ErrEventNotOpen
 	}
