@@ -12,6 +12,9 @@
 #    most once a second).
 # 2. One node against two: wrk joins against one node (-c64), then against
 #    two nodes at once (-c32 each), interleaved in rounds; prints the totals.
+# 3. Automatic admission across both nodes: an event admitting 1200 a
+#    minute (20 a second); the admitted count over 10 s of wall time, which
+#    must be the rate's, not twice it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-5}"
@@ -66,4 +69,14 @@ for r in $(seq "$rounds"); do
   two="$(awk '{s += $1} END {printf "%.0f", s}' "$work/a" "$work/b")"
   echo "round $r: one node $one joins/s; two nodes $two joins/s in total"
 done
+echo "== automatic admission at 1200/min with both nodes pacing"
+curl -fs "${auth[@]}" "http://$N1/v1/events" -d '{"id":"auto","name":"Auto","admit_rate_per_minute":1200}' >/dev/null
+wrk -t2 -c32 -d2s -s bench/wrk/join.lua "http://$N2/v1/events/auto/tickets" >/dev/null
+admitted() { curl -fs "${auth[@]}" "http://$N1/v1/events/auto/stats" | sed -E 's/.*"admitted":([0-9]+).*/\1/'; }
+sleep 2
+a0="$(admitted)"; t0="$(date +%s.%N)"
+sleep 10
+a1="$(admitted)"; t1="$(date +%s.%N)"
+awk -v a0="$a0" -v a1="$a1" -v t0="$t0" -v t1="$t1" 'BEGIN {
+  d = t1 - t0; printf "admitted %d in %.2f s = %.1f/s (the rate is 20/s; one second'"'"'s burst is 20)\n", a1 - a0, d, (a1 - a0) / d }'
 echo "== Redis memory: $(redis-cli -p $RPORT info memory | grep -E '^used_memory_human' | tr -d '\r')"

@@ -44,6 +44,7 @@ type Room struct {
 
 	mu     sync.RWMutex
 	recent map[string]cachedEvent // see recentEvent
+	paced  []string               // IDs of events that admit by themselves, as of the last Tick
 }
 
 // cachedEvent is an event as read at one moment.
