@@ -130,6 +130,22 @@ type Store interface {
 	// PurgeIdempotencyKeys forgets keys created before before.
 	PurgeIdempotencyKeys(ctx context.Context, before time.Time) error
 
+	// Watch returns a channel that receives a value soon after any change
+	// to the event eventID, its line or its tickets is made, by this store
+	// handle or by any other process sharing the store: every change made
+	// after Watch returns is signalled, at least once. Signals are
+	// coalesced: the channel has a buffer of one and the store never waits
+	// for the watcher (a signal sent while one is pending is dropped), so a
+	// watcher reads the state again after each receive rather than count
+	// them. A signal may also come without a change (for example after the
+	// store reconnects, when it cannot know what it missed). Whether the
+	// event exists does not matter: an event created later is watched too.
+	//
+	// The channel is closed once ctx ends or the store is closed, and not
+	// before. Watch fails, wrapping ErrUnavailable, if the store is closed or
+	// cannot start watching before ctx ends.
+	Watch(ctx context.Context, eventID string) (<-chan struct{}, error)
+
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 

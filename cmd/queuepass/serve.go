@@ -116,6 +116,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("pass signing key ready", "path", keyPath, "created", created, "kid", keys.SigningKeyID())
 
 	room := waitroom.New(waitroom.Config{Store: store, Keys: keys, Logger: log})
+	// draining ends event streams when shutdown begins: Shutdown waits for
+	// handlers but does not cancel them, and a stream would otherwise run
+	// until shutdownTimeout. Other requests in flight still finish.
+	draining := make(chan struct{})
 	srv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Config{
 			Room:        room,
@@ -124,6 +128,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Registry:    reg,
 			Metrics:     metricsAccess,
 			CORSOrigins: httpapi.ParseOrigins(*cors),
+			Draining:    draining,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -132,6 +137,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { close(draining) })
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -56,6 +56,8 @@ type Store struct {
 	txid    int           // the bbolt transaction that memory reflects
 	applied chan struct{} // closed (and replaced) whenever txid moves
 
+	watchers watchers
+
 	// lastSeq is owned by the writer goroutine.
 	lastSeq uint64
 
@@ -214,6 +216,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.watchers.closeAll()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("boltstore: close: %w", err)
 	}
@@ -357,6 +360,7 @@ func (s *Store) commit(ops []*op) {
 		}
 		s.apply(b, wrote)
 		if wrote {
+			s.watchers.signal(b.metas)
 			s.commits.Add(1)
 			s.committedOps.Add(int64(len(ops)))
 		}

@@ -24,6 +24,7 @@ func addRoutes(mux *http.ServeMux, cfg Config) {
 	mux.Handle("POST /v1/events/{event_id}/tickets", noStore(idem(handleJoin(log, room))))
 	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleGetTicket(log, room)))
 	mux.Handle("DELETE /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleLeave(log, room)))
+	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}/stream", untimed(noStore(handleStream(log, room, cfg.StreamHeartbeat, cfg.Draining))))
 	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/complete", admin(noStore(idem(handleComplete(log, room)))))
 
 	// Admissions: admins admit in batches.

@@ -43,7 +43,19 @@ type Config struct {
 	CORSOrigins []string
 
 	// RequestTimeout bounds the work of one request; zero: 10 seconds.
+	// Event streams are exempt: they last as long as their client stays.
 	RequestTimeout time.Duration
+
+	// StreamHeartbeat is how often an idle event stream sends a comment;
+	// zero: 15 seconds.
+	StreamHeartbeat time.Duration
+
+	// Draining, once closed, ends every event stream. http.Server.Shutdown
+	// waits for handlers to return but does not cancel their requests, so
+	// whoever shuts the server down closes Draining when shutdown begins
+	// (http.Server.RegisterOnShutdown); requests other than streams still
+	// finish normally. nil: streams end only with their client or ticket.
+	Draining <-chan struct{}
 }
 
 // MetricsAccess says who may read /metrics.
@@ -75,6 +87,9 @@ func NewServer(cfg Config) http.Handler {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.StreamHeartbeat <= 0 {
+		cfg.StreamHeartbeat = defaultHeartbeat
 	}
 	mux := http.NewServeMux()
 	m := newMetrics(cfg.Registry)
@@ -111,12 +126,30 @@ func handleUnmatched(mux *http.ServeMux) http.Handler {
 	})
 }
 
-// withTimeout bounds the context of every request.
+// withTimeout bounds the context of every request, except on routes
+// wrapped in untimed.
 func withTimeout(h http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), untimedKey{}, r.Context()), d)
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// untimedKey is the context key under which withTimeout keeps the
+// request's context as it was before the timeout.
+type untimedKey struct{}
+
+// untimed lifts withTimeout's bound for one route (event streams, which
+// last as long as the client wants): the handler gets the request's
+// context from before the timeout, still cancelled when the client goes
+// away.
+func untimed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if parent, ok := r.Context().Value(untimedKey{}).(context.Context); ok {
+			r = r.WithContext(parent)
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

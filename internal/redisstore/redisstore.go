@@ -16,6 +16,8 @@
 //	P qp:{id}:a  sorted set: admitted ticket numbers scored by PassExpiresAt (µs)
 //	P qp:{id}:r  list: the RecentAdmissions, "at:count"
 //
+// and the pub/sub channel P qp:{id}:w, on which every script that changes
+// the event publishes (SPUBLISH, a shard channel, on a cluster) for Watch,
 // and a few global keys: P qp:events (sorted set of event IDs scored by
 // creation sequence), P qp:seq (that sequence), and the idempotency records
 // under their own hash tag, P qp:{idem}:r (hash) and P qp:{idem}:t (sorted
@@ -93,6 +95,8 @@ type Store struct {
 	prefix  string
 	timeout time.Duration
 	scripts scripts
+	cluster bool // SPUBLISH/SSUBSCRIBE instead of PUBLISH/SUBSCRIBE
+	hub     hub  // Watch's subscriptions
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -149,7 +153,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect to %s: %w: %w", redact(url), queuepass.ErrUnavailable, err)
 	}
-	s := &Store{client: client, prefix: o.prefix, timeout: o.timeout, scripts: newScripts()}
+	cluster := client.Mode() == rueidis.ClientModeCluster
+	publish := "PUBLISH"
+	if cluster {
+		publish = "SPUBLISH"
+	}
+	s := &Store{client: client, prefix: o.prefix, timeout: o.timeout, scripts: newScripts(publish), cluster: cluster}
 	if err := s.Ping(ctx); err != nil {
 		client.Close()
 		return nil, err
@@ -193,6 +202,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.hub.close()
 		s.client.Close()
 	})
 	return nil

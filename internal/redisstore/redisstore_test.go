@@ -176,6 +176,9 @@ func (a *alternating) ReleaseIdempotencyKey(ctx context.Context, key string) err
 func (a *alternating) PurgeIdempotencyKeys(ctx context.Context, before time.Time) error {
 	return a.next().PurgeIdempotencyKeys(ctx, before)
 }
+func (a *alternating) Watch(ctx context.Context, eventID string) (<-chan struct{}, error) {
+	return a.next().Watch(ctx, eventID)
+}
 func (a *alternating) Ping(ctx context.Context) error { return a.next().Ping(ctx) }
 func (a *alternating) Close() error {
 	return errors.Join(a.handles[0].Close(), a.handles[1].Close())

@@ -28,10 +28,14 @@ type scripts struct {
 	claim, finish, release, purge        *rueidis.Lua
 }
 
-func newScripts() scripts {
+// newScripts builds the scripts; publish is the command that signals a
+// change to the event's watchers: PUBLISH, or SPUBLISH on a cluster, where
+// a shard channel reaches only the nodes serving the event's slot.
+func newScripts(publish string) scripts {
 	p := strings.NewReplacer(
 		"TICKETS_PER_BUCKET", strconv.Itoa(ticketsPerBucket),
 		"USER_BUCKETS", strconv.Itoa(userBuckets),
+		"PUBLISH_COMMAND", publish,
 	)
 	ev := func(body string) *rueidis.Lua { return rueidis.NewLuaScript(p.Replace(prelude + body)) }
 	return scripts{
@@ -60,6 +64,10 @@ const prelude = `
 local M, T, L, P, U, A, R = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
 local function num(x) return string.format('%.0f', x) end
+
+-- changed tells the event's watchers (Store.Watch) that it changed, on the
+-- channel named like the event's keys with the suffix w: P qp:{id}:w.
+local function changed() redis.call('PUBLISH_COMMAND', string.sub(M, 1, -2) .. 'w', '') end
 
 -- Records live in hashes of ticketsPerBucket tickets (by number), users
 -- in userBuckets hashes (by a hash of the user ID), small enough for
@@ -132,6 +140,7 @@ local function expire(at)
     redis.call('ZREMRANGEBYSCORE', A, '-inf', at)
     redis.call('HINCRBY', M, 'ca', -#ns)
     redis.call('HINCRBY', M, 'ce', #ns)
+    changed()
   end
   return #ns
 end
@@ -149,6 +158,7 @@ redis.call('UNLINK', L, P, A, R)
 for i = 2, #ARGV, 2 do redis.call('HSET', M, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', M, 'seq', ARGV[1], 'ver', 1, 'num', 0, 'slot', 0, 'cb', 0, 'cat', '',
   'cp', 0, 'cw', 0, 'ca', 0, 'cc', 0, 'cl', 0, 'ce', 0, 'cx', 0)
+changed()
 return event_reply()
 `
 
@@ -224,6 +234,7 @@ end
 redis.call('HSET', M, 'state', to, 'name', ARGV[5], 'opens', ARGV[6], 'closes', ARGV[7],
   'rate', ARGV[8], 'maxact', ARGV[9], 'ttl', ARGV[10], 'ttlus', ARGV[11])
 redis.call('HINCRBY', M, 'ver', 1)
+changed()
 return event_reply()
 `
 
@@ -233,6 +244,7 @@ if not seq then return {1} end
 unlink_buckets(U, USER_BUCKETS)
 unlink_buckets(T, math.floor(tonumber(redis.call('HGET', M, 'num')) / TICKETS_PER_BUCKET) + 1)
 redis.call('UNLINK', M, L, P, A, R)
+changed()
 return {0, seq}
 `
 
@@ -258,10 +270,12 @@ redis.call('HSET', ukey(user), user, n)
 if st == 'scheduled' then
   redis.call('ZADD', P, n, n)
   redis.call('HINCRBY', M, 'cp', 1)
+  changed()
   return {0, 1, n, 'p' .. rec:sub(2), 0}
 end
 redis.call('ZADD', L, redis.call('HINCRBY', M, 'slot', 1), n)
 redis.call('HINCRBY', M, 'cw', 1)
+changed()
 return {0, 1, n, 'w' .. rec:sub(2), redis.call('ZCARD', L)}
 `
 
@@ -295,6 +309,7 @@ local out = pack_rec('l', sec, j, ad, ex, ARGV[3], user)
 tset(n, out)
 redis.call('HINCRBY', M, 'cl', 1)
 unindex_user(user, n)
+changed()
 return {0, out, 0}
 `
 
@@ -355,6 +370,7 @@ if k > 0 then
     redis.call('HINCRBY', M, 'ca', got)
     redis.call('RPUSH', R, at .. ':' .. got)
     redis.call('LTRIM', R, -tonumber(ARGV[3]), -1)
+    changed()
   end
 end
 if mark then
@@ -379,6 +395,7 @@ redis.call('ZREM', A, n)
 redis.call('HINCRBY', M, 'ca', -1)
 redis.call('HINCRBY', M, 'cc', 1)
 unindex_user(user, n)
+changed()
 return {0, out, 0}
 `
 

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queuepass.Store) {
 		{"Concurrent", concurrentTests},
 		{"Model", modelTests},
 		{"Close", closeTests},
+		{"Watch", watchTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

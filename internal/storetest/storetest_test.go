@@ -26,6 +26,8 @@ type memStore struct {
 	order  []string // event IDs in creation order
 	events map[string]*memEvent
 	keys   map[string]queuepass.IdempotencyRecord
+
+	watchers map[string]map[chan struct{}]struct{} // by event ID
 }
 
 type memEvent struct {
@@ -116,6 +118,7 @@ func (s *memStore) CreateEvent(_ context.Context, ev queuepass.Event) (queuepass
 		return queuepass.Event{}, err
 	}
 	defer s.mu.Unlock()
+	defer s.signal(ev.ID) // under the lock, before Unlock
 	if _, ok := s.events[ev.ID]; ok {
 		return queuepass.Event{}, queuepass.ErrEventExists
 	}
@@ -165,6 +168,7 @@ func (s *memStore) UpdateEvent(_ context.Context, ev queuepass.Event, at time.Ti
 		return queuepass.Event{}, err
 	}
 	defer s.mu.Unlock()
+	defer s.signal(ev.ID) // under the lock, before Unlock
 	e, err := s.event(ev.ID)
 	if err != nil {
 		return queuepass.Event{}, err
@@ -207,6 +211,7 @@ func (s *memStore) DeleteEvent(_ context.Context, id string) error {
 		return err
 	}
 	defer s.mu.Unlock()
+	defer s.signal(id) // under the lock, before Unlock
 	if _, err := s.event(id); err != nil {
 		return err
 	}
@@ -220,6 +225,7 @@ func (s *memStore) Join(_ context.Context, eventID, userID string, at time.Time)
 		return queuepass.Ticket{}, false, err
 	}
 	defer s.mu.Unlock()
+	defer s.signal(eventID) // under the lock, before Unlock
 	e, err := s.event(eventID)
 	if err != nil {
 		return queuepass.Ticket{}, false, err
@@ -255,6 +261,7 @@ func (s *memStore) step(eventID, ticketID string, fn func(e *memEvent, tk *queue
 		return queuepass.Ticket{}, err
 	}
 	defer s.mu.Unlock()
+	defer s.signal(eventID) // under the lock, before Unlock
 	e, err := s.event(eventID)
 	if err != nil {
 		return queuepass.Ticket{}, err
@@ -315,6 +322,7 @@ func (s *memStore) ExpirePasses(_ context.Context, eventID string, at time.Time)
 		return 0, err
 	}
 	defer s.mu.Unlock()
+	defer s.signal(eventID) // under the lock, before Unlock
 	e, err := s.event(eventID)
 	if err != nil {
 		return 0, err
@@ -327,6 +335,7 @@ func (s *memStore) Admit(_ context.Context, eventID string, count int, at time.T
 		return queuepass.Admission{}, err
 	}
 	defer s.mu.Unlock()
+	defer s.signal(eventID) // under the lock, before Unlock
 	e, err := s.event(eventID)
 	if err != nil {
 		return queuepass.Admission{}, err
@@ -339,6 +348,7 @@ func (s *memStore) AdmitPaced(_ context.Context, eventID string, perMinute int, 
 		return queuepass.Admission{}, err
 	}
 	defer s.mu.Unlock()
+	defer s.signal(eventID) // under the lock, before Unlock
 	e, err := s.event(eventID)
 	if err != nil {
 		return queuepass.Admission{}, err
@@ -431,5 +441,47 @@ func (s *memStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	for _, set := range s.watchers {
+		for ch := range set {
+			close(ch)
+		}
+	}
+	s.watchers = nil
 	return nil
+}
+
+// Watch signals after every call that may have changed the event (under
+// the store's one lock), which is more often than needed but never less.
+func (s *memStore) Watch(ctx context.Context, eventID string) (<-chan struct{}, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	ch := make(chan struct{}, 1)
+	if s.watchers == nil {
+		s.watchers = map[string]map[chan struct{}]struct{}{}
+	}
+	if s.watchers[eventID] == nil {
+		s.watchers[eventID] = map[chan struct{}]struct{}{}
+	}
+	s.watchers[eventID][ch] = struct{}{}
+	context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.watchers[eventID][ch]; ok {
+			delete(s.watchers[eventID], ch)
+			close(ch)
+		}
+	})
+	return ch, nil
+}
+
+// signal wakes the watchers of an event; the caller holds s.mu.
+func (s *memStore) signal(eventID string) {
+	for ch := range s.watchers[eventID] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
