@@ -16,7 +16,7 @@ func PaceCredit(mark int64, at time.Time, perMinute int) (newMark int64, credit 
 	}
 	p := int64(perMinute)
 	t := at.UnixMicro()
-	burst := max(1_000_000, (paceMinute+p-1)/p)
+	burst := 1_000_000 + (paceMinute+p-1)/p
 	mark = max(mark, t-burst)
 	if t <= mark {
 		return mark, 0

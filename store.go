@@ -88,7 +88,9 @@ type Store interface {
 	// The pace is kept in the store as a mark M per event, in whole
 	// microseconds since the Unix epoch (0 at first). In integers, with
 	// T = at in microseconds, p = perMinute, U = 60 000 000 (a minute in
-	// microseconds) and the burst limit B = max(1 000 000, ceil(U/p)):
+	// microseconds) and the credit limit B = 1 000 000 + ceil(U/p) (one
+	// second's worth plus one ticket, so that the lateness of a caller's
+	// step is carried over rather than lost, even at slow rates):
 	//
 	//	M = max(M, T − B)                   // credit never exceeds one burst
 	//	n = floor((T − M)·p / U)            // tickets credited

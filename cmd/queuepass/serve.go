@@ -142,7 +142,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	log.Info("queuepass serving", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "data", *dataDir)
+	where := slog.String("data", *dataDir)
+	if *storeURL != "" {
+		where = slog.String("store", redactURL(*storeURL))
+	}
+	log.Info("queuepass serving", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), where)
 	fmt.Fprintf(stdout, "QueuePass listening on http://%s (API docs at /docs)\n", ln.Addr())
 
 	var wg sync.WaitGroup

@@ -333,8 +333,8 @@ func TestPaceMarkReopen(t *testing.T) {
 		f.ok(err)
 		return len(adm.Tickets)
 	}
-	if n := paced(at(10)); n != 10 {
-		t.Fatalf("AdmitPaced(600/min) on a fresh mark admitted %d, want 10 (a burst)", n)
+	if n := paced(at(10)); n != 11 {
+		t.Fatalf("AdmitPaced(600/min) on a fresh mark admitted %d, want 11 (a burst)", n)
 	}
 	if err := f.s.Close(); err != nil {
 		t.Fatalf("Close() error: %v", err)
@@ -351,7 +351,7 @@ func TestPaceMarkReopen(t *testing.T) {
 			t.Errorf("AdmitPaced(600/min) at %v after reopening admitted %d, want %d", st.when.Format(time.StampMilli), n, st.want)
 		}
 	}
-	if got := f.event("e").Counts.Admitted; got != 13 {
-		t.Errorf("Counts.Admitted = %d, want 13", got)
+	if got := f.event("e").Counts.Admitted; got != 14 {
+		t.Errorf("Counts.Admitted = %d, want 14", got)
 	}
 }

@@ -20,7 +20,7 @@
 // the event publishes (SPUBLISH, a shard channel, on a cluster) for Watch,
 // and a few global keys: P qp:events (sorted set of event IDs scored by
 // creation sequence), P qp:seq (that sequence), and the idempotency records
-// under their own hash tag, P qp:{idem}:r (hash) and P qp:{idem}:t (sorted
+// under their own hash tag, P qp:{_idem}:r (hash) and P qp:{_idem}:t (sorted
 // set by creation time).
 //
 // The buckets keep each hash small enough for Redis' compact listpack
@@ -144,7 +144,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	copt, err := rueidis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: URL %q: %w", redact(url), err)
+		// The parse error quotes the URL, password and all: say less.
+		return nil, fmt.Errorf("redisstore: URL %q does not parse (percent-encode special characters in the password)", redact(url))
 	}
 	copt.DisableCache = true
 	copt.Dialer.Timeout = o.timeout
@@ -218,8 +219,33 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 }
 
 // unavailable wraps an error from Redis or the connection.
+//
+// An error reply that no retry can cure (a script error, WRONGTYPE: a bug or
+// foreign data under the store's keys) is not unavailability: it comes back
+// unwrapped, to be logged and answered as an internal error.
 func unavailable(op string, err error) error {
+	if re, ok := rueidis.IsRedisErr(err); ok && !transient(re) {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	return fmt.Errorf("redisstore: %s: %w: %w", op, queuepass.ErrUnavailable, err)
+}
+
+// transient reports whether a Redis error reply may go away by itself: a
+// server loading its data, a cluster reconfiguring or failing over.
+func transient(re *rueidis.RedisError) bool {
+	if re.IsLoading() || re.IsClusterDown() || re.IsTryAgain() {
+		return true
+	}
+	if _, ok := re.IsRedirect(); ok {
+		return true
+	}
+	msg := re.Error()
+	for _, p := range []string{"READONLY", "MASTERDOWN", "BUSY", "NOREPLICAS", "NOSCRIPT", "OOM"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Result codes of the scripts (the first element of every reply).
@@ -275,7 +301,8 @@ func (s *Store) eventKeys(id string) []string {
 func (s *Store) indexKey() string { return s.prefix + "qp:events" }
 func (s *Store) seqKey() string   { return s.prefix + "qp:seq" }
 func (s *Store) idemKeys() []string {
-	return []string{s.prefix + "qp:{idem}:r", s.prefix + "qp:{idem}:t"}
+	// "_" cannot appear in an event ID, so no event's keys can collide.
+	return []string{s.prefix + "qp:{_idem}:r", s.prefix + "qp:{_idem}:t"}
 }
 
 // eval runs a script and returns its reply, whose first element is a result

@@ -518,6 +518,37 @@ func TestOpenInvalid(t *testing.T) {
 	}
 }
 
+// TestOpenInvalidURLHidesPassword: a URL that does not parse is not quoted
+// back, since the password is in it.
+func TestOpenInvalidURLHidesPassword(t *testing.T) {
+	_, err := redisstore.Open(t.Context(), "redis://:MyPa%zzword@127.0.0.1:1/0")
+	if err == nil || strings.Contains(err.Error(), "MyPa") || strings.Contains(err.Error(), "zzword") {
+		t.Errorf("Open(bad URL with a password) = %v, want an error without the password", err)
+	}
+}
+
+// TestForeignDataIsNotUnavailability: an error reply that no retry cures
+// (here WRONGTYPE, from a key of the store's holding something else) must
+// not pass for an outage.
+func TestForeignDataIsNotUnavailability(t *testing.T) {
+	url := redistest.URL(t)
+	admin := adminClient(t, url)
+	prefix := "qpforeign:" + rand.Text()[:12] + ":"
+	t.Cleanup(func() { deleteKeys(t, admin, prefix) })
+	s, err := redisstore.Open(t.Context(), url, redisstore.WithKeyPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := admin.Do(t.Context(), admin.B().Set().Key(prefix+"qp:{e}:m").Value("not a hash").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.Join(t.Context(), "e", "u", time.Now())
+	if err == nil || errors.Is(err, queuepass.ErrUnavailable) {
+		t.Errorf("Join over a foreign key = %v, want an error that is not ErrUnavailable", err)
+	}
+}
+
 func benchStore(b *testing.B) (*redisstore.Store, context.Context) {
 	url := redistest.URL(b)
 	admin := adminClient(b, url)

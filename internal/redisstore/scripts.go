@@ -341,7 +341,7 @@ if ARGV[4] then
   if p >= 1 then
     local t = tonumber(at)
     mark0 = tonumber(redis.call('HGET', M, 'pace') or '0')
-    mark = math.max(mark0, t - math.max(1000000, idiv(minute + p - 1, p)))
+    mark = math.max(mark0, t - (1000000 + idiv(minute + p - 1, p)))
     if t > mark then k = idiv((t - mark) * p, minute) end
   end
 end

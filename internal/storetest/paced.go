@@ -32,8 +32,9 @@ func (f *fixture) paced(eventID string, perMinute int, when time.Time) queuepass
 }
 
 // testPacedRate: 600 a minute is 10 a second. The first call has a full
-// burst of credit (one second's worth); then each call admits what the time
-// since the mark earned, in line order, whatever the call interval.
+// burst of credit (one second's worth plus one ticket); then each call
+// admits what the time since the mark earned, in line order, whatever the
+// call interval.
 func testPacedRate(t *testing.T, newStore newStoreFunc) {
 	f := begin(t, newStore)
 	f.open("e", 0)
@@ -41,12 +42,12 @@ func testPacedRate(t *testing.T, newStore newStoreFunc) {
 	steps := []struct {
 		ms, want int
 	}{
-		{1000, 10}, // a fresh mark: a burst of one second's worth
+		{1000, 11}, // a fresh mark: a burst of one second's worth plus one
 		{1100, 1},  // 100 ms: one
 		{1150, 0},  // 50 ms: half a ticket, kept as credit
 		{1200, 1},  // the half plus 50 ms
 		{2200, 10}, // a second
-		{4200, 10}, // two seconds, but credit never exceeds one second
+		{4200, 11}, // two seconds, but credit never exceeds one second plus one
 		{4250, 0},
 		{4300, 1},
 	}
@@ -65,33 +66,39 @@ func testPacedRate(t *testing.T, newStore newStoreFunc) {
 }
 
 // testPacedBurst: a long idle time never builds up more than one second's
-// worth, and a rate change takes effect at the next call.
+// worth plus one ticket, and a rate change takes effect at the next call.
 func testPacedBurst(t *testing.T, newStore newStoreFunc) {
 	f := begin(t, newStore)
 	f.open("e", 0)
 	f.joinAll("e", 500, at(0))
-	if n := len(f.paced("e", 6000, at(100)).Tickets); n != 100 {
-		t.Errorf("AdmitPaced(6000/min) after 100 s idle admitted %d, want 100 (one second's worth)", n)
+	if n := len(f.paced("e", 6000, at(100)).Tickets); n != 101 {
+		t.Errorf("AdmitPaced(6000/min) after 100 s idle admitted %d, want 101 (one second's worth plus one)", n)
 	}
-	if n := len(f.paced("e", 60, at(102)).Tickets); n != 1 {
-		t.Errorf("AdmitPaced(60/min) 2 s later admitted %d, want 1 (the burst of the new rate)", n)
+	if n := len(f.paced("e", 60, at(102)).Tickets); n != 2 {
+		t.Errorf("AdmitPaced(60/min) 2 s later admitted %d, want 2 (the credit limit of the new rate)", n)
 	}
 	if n := len(f.paced("e", 0, at(110)).Tickets); n != 0 {
 		t.Errorf("AdmitPaced(0/min) admitted %d, want 0", n)
 	}
 }
 
-// testPacedSlowRate: below one a second, the burst is one ticket.
+// testPacedSlowRate: below one a second, steps that come late (here every
+// second, for a ticket every two) lose no time, and never admit two at once.
 func testPacedSlowRate(t *testing.T, newStore newStoreFunc) {
 	f := begin(t, newStore)
 	f.open("e", 0)
-	f.joinAll("e", 10, at(0))
+	f.joinAll("e", 20, at(0))
 	got := 0
-	for s := 10; s <= 30; s++ { // 20 seconds at 30 a minute: 10, plus the first burst of 1
-		got += len(f.paced("e", 30, at(s)).Tickets)
+	for ms := 10_000; ms <= 30_000; ms += 700 { // 20 s at 30 a minute, steps out of phase
+		n := len(f.paced("e", 30, atMs(ms)).Tickets)
+		if n > 1 {
+			t.Errorf("AdmitPaced(30/min) at +%dms admitted %d at once", ms, n)
+		}
+		got += n
 	}
-	if got != 10 && got != 11 {
-		t.Errorf("AdmitPaced(30/min) called every second for 20 s admitted %d, want 10 or 11", got)
+	// 20 s earn 10, and the first step's credit is one ticket.
+	if got != 11 {
+		t.Errorf("AdmitPaced(30/min) every 700 ms for 20 s admitted %d, want 11", got)
 	}
 }
 
@@ -155,8 +162,8 @@ func testPacedConcurrent(t *testing.T, newStore newStoreFunc) {
 		}
 		wg.Wait()
 	}
-	// From the first call at +1 s (a burst of 10) to +11 s (100 more).
-	if total != 110 {
-		t.Errorf("4 callers every 250 ms for 10 s at 600/min admitted %d in total, want 110", total)
+	// From the first call at +1 s (a burst of 11) to +11 s (100 more).
+	if total != 111 {
+		t.Errorf("4 callers every 250 ms for 10 s at 600/min admitted %d in total, want 111", total)
 	}
 }
