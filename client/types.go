@@ -177,11 +177,19 @@ type Ticket struct {
 	Position             *int                   `json:"position"`               // only while waiting; 1 is next
 	Ahead                *int                   `json:"ahead"`                  // Position - 1
 	EstimatedWaitSeconds *int                   `json:"estimated_wait_seconds"` // nil: no basis for an estimate
+	WaitRangeSeconds     *WaitRange             `json:"wait_range_seconds"`     // nil exactly when EstimatedWaitSeconds is
 	JoinedAt             time.Time              `json:"joined_at"`
 	AdmittedAt           *time.Time             `json:"admitted_at"`
 	Pass                 string                 `json:"pass"` // "" (null) unless admitted and unexpired
 	PassExpiresAt        *time.Time             `json:"pass_expires_at"`
 	PollAfterSeconds     int                    `json:"poll_after_seconds"`
+}
+
+// WaitRange is the range a wait is expected to fall in, in seconds, with
+// Low <= EstimatedWaitSeconds <= High.
+type WaitRange struct {
+	Low  int `json:"low"`
+	High int `json:"high"`
 }
 
 // Admission is the result of Admit: the tickets admitted, in line order,

@@ -32,6 +32,8 @@ func runDrop(ctx context.Context, args []string, getenv func(string) string, std
 	fans := fset.Int("fans", drop.DefaultFans, "fans that join")
 	concurrency := fset.Int("concurrency", drop.DefaultConcurrency, "requests in flight at once")
 	batch := fset.Int("batch", drop.DefaultBatch, "tickets per admission (1..10000)")
+	rate := fset.Int("rate", 0, "steady-rate rehearsal: the event admits this many a minute by itself, instead of the admin in batches")
+	stream := fset.Bool("stream", false, "fans wait on server-sent update streams instead of polling")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -42,6 +44,8 @@ func runDrop(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("%w: drop needs --admin-key (or QUEUEPASS_ADMIN_KEY)", errUsage)
 	case *fans < 1 || *concurrency < 1 || *batch < 1 || *batch > 10000:
 		return fmt.Errorf("%w: --fans and --concurrency must be positive, --batch 1..10000", errUsage)
+	case *rate < 0 || *rate > 1_000_000:
+		return fmt.Errorf("%w: --rate must be 0..1000000", errUsage)
 	case fset.NArg() > 0:
 		return fmt.Errorf("%w: drop takes no arguments, got %q", errUsage, fset.Args())
 	}
@@ -52,6 +56,8 @@ func runDrop(ctx context.Context, args []string, getenv func(string) string, std
 		Fans:        *fans,
 		Concurrency: *concurrency,
 		Batch:       *batch,
+		Rate:        *rate,
+		Stream:      *stream,
 		Progress:    stderr,
 		Interactive: isFile && term.IsTerminal(int(f.Fd())),
 	})

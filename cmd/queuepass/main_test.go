@@ -100,6 +100,23 @@ func TestServeAndDrop(t *testing.T) {
 		}
 	}
 
+	// Fans on streams, with admissions by the admin, and then with the
+	// event admitting by itself: every invariant holds the same.
+	for _, args := range [][]string{
+		{"--fans", "120", "--concurrency", "40", "--batch", "32", "--stream"},
+		{"--fans", "120", "--concurrency", "40", "--rate", "3000", "--stream"},
+		{"--fans", "60", "--concurrency", "30", "--rate", "3000"},
+	} {
+		report.Reset()
+		err = run(ctx, append([]string{"queuepass", "drop", "--server", url, "--admin-key", key}, args...), env(nil), &report, io.Discard)
+		if err != nil {
+			t.Fatalf("drop %q: %v\n%s", args, err, report.String())
+		}
+		if !strings.Contains(report.String(), "wait estimates") || !strings.Contains(report.String(), "OK:") {
+			t.Errorf("drop %q report lacks the estimates or the verdict:\n%s", args, report.String())
+		}
+	}
+
 	// A second process cannot open the same data directory.
 	err = run(ctx, []string{"queuepass", "serve", "--addr", "127.0.0.1:0", "--data", data}, env(nil), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "in use") {

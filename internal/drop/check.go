@@ -2,9 +2,11 @@ package drop
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/client"
@@ -29,6 +31,8 @@ type fan struct {
 	rank   int32 // the fan's place in admission order; -1 until admitted
 	line   int32 // its place in line implied by the first polled position; -1 until polled
 	pos    int32 // the last position read; 0 before any
+	est    int32 // estimated_wait_seconds of the first answer to its join; -1 if none
+	waited int32 // its real wait in seconds (admitted_at - joined_at); -1 until seen admitted
 	state  fanState
 	passOK bool // the server verified the fan's pass for its event
 }
@@ -48,6 +52,12 @@ type joinAttempt struct {
 // may run concurrently for different fans; index, admit and finish may not
 // run concurrently with anything.
 type checker struct {
+	// follow is set when fans follow their tickets on their own (polling
+	// at their own pace or streaming) while admissions happen: then reads
+	// are not ordered with admissions, so positions are checked for rises
+	// only, and admissions (by the admin, if any) record ranks only.
+	follow bool
+
 	fans     []fan
 	byTicket map[string]int32 // ticket ID → fan
 	admitted int              // tickets named by admissions so far: the next rank
@@ -65,7 +75,7 @@ type checker struct {
 func newChecker(fans int) *checker {
 	c := &checker{fans: make([]fan, fans)}
 	for i := range c.fans {
-		c.fans[i] = fan{acked: -1, rank: -1, line: -1}
+		c.fans[i] = fan{acked: -1, rank: -1, line: -1, est: -1, waited: -1}
 	}
 	return c
 }
@@ -89,6 +99,10 @@ func (c *checker) joined(i int, attempts []joinAttempt) {
 		answered++
 		if f.acked < 0 || a.acked < f.acked {
 			f.acked = a.acked
+			f.est = -1
+			if a.ticket.EstimatedWaitSeconds != nil {
+				f.est = int32(min(*a.ticket.EstimatedWaitSeconds, math.MaxInt32))
+			}
 		}
 		if !slices.Contains(ids, a.ticket.ID) {
 			ids = append(ids, a.ticket.ID)
@@ -96,7 +110,10 @@ func (c *checker) joined(i int, attempts []joinAttempt) {
 		if a.created {
 			created++
 		}
-		if a.ticket.UserID != userID(i) || a.ticket.Status != queuepass.StatusWaiting {
+		// An event that admits by itself may admit a fan between its
+		// join and its repeat: then the repeat names the admitted ticket.
+		live := a.ticket.Status == queuepass.StatusWaiting || c.follow && a.ticket.Status == queuepass.StatusAdmitted
+		if a.ticket.UserID != userID(i) || !live {
 			repeatOK = false
 		}
 		if a.ticket.Position != nil && (f.pos == 0 || int32(*a.ticket.Position) < f.pos) {
@@ -171,18 +188,30 @@ func (c *checker) polled(i int, t client.Ticket) (checkPass bool) {
 			f.state = fanDone
 			return false
 		}
+		recordWait(f, t)
 		return true
 	}
 	return false
 }
 
+// recordWait notes the real wait of a fan seen admitted in t.
+func recordWait(f *fan, t client.Ticket) {
+	if t.AdmittedAt != nil {
+		f.waited = int32(max(0, min(t.AdmittedAt.Sub(t.JoinedAt)/time.Second, math.MaxInt32)))
+	}
+}
+
 // observePosition records that f read pos while c.admitted tickets had
-// been admitted.
+// been admitted (in follow mode: at some moment, unordered with
+// admissions).
 func (c *checker) observePosition(f *fan, pos int) {
 	if f.pos > 0 && int32(pos) > f.pos {
 		c.rises.Add(1)
 	}
 	f.pos = int32(pos)
+	if c.follow {
+		return
+	}
 	line := int32(pos - 1 + c.admitted)
 	switch {
 	case f.line < 0:
@@ -210,13 +239,57 @@ func (c *checker) admit(tickets []client.AdmittedTicket) []int32 {
 			continue
 		}
 		f.rank = rank
+		fans = append(fans, i)
+		if c.follow {
+			continue // the fan's follower sees the admission itself
+		}
 		if f.line >= 0 && f.line != rank {
 			c.positionErrs.Add(1)
 		}
 		f.state = fanAdmitted
-		fans = append(fans, i)
 	}
 	return fans
+}
+
+// followed judges a ticket that fan i's follower saw (in follow mode), and
+// reports whether the fan is done: seen admitted (and ready for its pass to
+// be checked, with checkPass true) or ended. rankFromTime sets the fan's rank
+// from its admission time, for rehearsals where no admission response
+// gives the order; origin is the time ranks count whole seconds from.
+func (c *checker) followed(i int, t client.Ticket, rankFromTime bool, origin time.Time) (done, checkPass bool) {
+	f := &c.fans[i]
+	switch {
+	case t.Status == queuepass.StatusWaiting && t.Position != nil:
+		c.observePosition(f, *t.Position)
+		return false, false
+	case t.Status == queuepass.StatusAdmitted && t.Pass != "" && t.AdmittedAt != nil:
+		recordWait(f, t)
+		if rankFromTime {
+			f.rank = int32(max(0, min(t.AdmittedAt.Sub(origin)/time.Second, math.MaxInt32)))
+		}
+		f.state = fanAdmitted
+		return true, true
+	}
+	c.statusErrs.Add(1)
+	f.state = fanDone
+	return true, false
+}
+
+// settleFollowed judges, after a rehearsal in follow mode with admissions
+// by the admin, that every fan the admin admitted saw its admission and
+// that none saw one the admin did not make. It may not run concurrently
+// with anything.
+func (c *checker) settleFollowed() {
+	for i := range c.fans {
+		f := &c.fans[i]
+		seen := f.waited >= 0
+		if f.state != fanNoTicket && (f.rank >= 0) != seen {
+			c.statusErrs.Add(1)
+			if f.state == fanWaiting {
+				f.state = fanDone // counted here, not as never admitted
+			}
+		}
+	}
 }
 
 // neverAdmitted counts fans that hold a ticket no admission named.
@@ -228,6 +301,32 @@ func (c *checker) neverAdmitted() int {
 		}
 	}
 	return n
+}
+
+// admittedSeen counts fans that saw their admission.
+func (c *checker) admittedSeen() int {
+	n := 0
+	for _, f := range c.fans {
+		if f.waited >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// estimateErrors returns, for every fan that had an estimate at its join
+// and was seen admitted, the absolute relative error of that estimate
+// against the wait it really had: |estimate - wait| / max(wait, 1s).
+func (c *checker) estimateErrors() (errs []float64, waits []float64) {
+	for _, f := range c.fans {
+		if f.est < 0 || f.waited < 0 {
+			continue
+		}
+		w := float64(f.waited)
+		errs = append(errs, math.Abs(float64(f.est)-w)/max(w, 1))
+		waits = append(waits, w)
+	}
+	return errs, waits
 }
 
 // invalidPasses counts admitted fans whose pass the server did not verify.

@@ -51,7 +51,24 @@
 // reason wrong_event). The pass is also checked on its own against the
 // servers' JWKS when it can be fetched.
 //
-// Every call is timed, by kind (join, poll, admit, verify): count, errors,
+// Following. With Config.Rate (the event admits by itself at that steady
+// rate) or Config.Stream (fans wait on server-sent update streams), fans
+// follow their tickets on their own instead: each polls at its
+// poll_after_seconds, or holds its stream, until it sees its admission,
+// while admissions happen. Reads are then not ordered with admissions, so
+// positions are checked only never to rise (across the join's answer, polls
+// and stream updates). With the admin admitting, each batch follows once
+// the fans of the previous one saw theirs, and every fan named by an
+// admission must see it and no other; with Rate, nobody names the
+// admissions, so line order is judged on the admitted_at seconds the fans
+// see (pairs admitted within the same second are not counted).
+//
+// Estimates. Each fan's estimated_wait_seconds at its join is compared
+// with the wait it really had (admitted_at − joined_at); the report gives
+// the median and p90 absolute relative error. Manual batches give no
+// estimate at join (nothing admitted yet); a Rate rehearsal does.
+//
+// Every call is timed, by kind (join, poll, stream, admit, verify): count, errors,
 // throughput, and latency quantiles from a histogram of constant size, so
 // that memory stays at about a hundred bytes per fan.
 package drop
@@ -108,6 +125,17 @@ type Config struct {
 
 	// KeepEvent leaves the rehearsal's event on the servers at the end.
 	KeepEvent bool
+
+	// Rate, when positive, makes a steady-rate rehearsal: the event is
+	// created with admit_rate_per_minute Rate and admits by itself, the
+	// admin admits nobody, and every fan follows its ticket until it is
+	// admitted. Batch is then unused.
+	Rate int
+
+	// Stream makes fans wait on their ticket's stream of server-sent
+	// updates instead of polling it. Every fan holds a stream, so the
+	// servers (and this process) need a connection per fan.
+	Stream bool
 }
 
 func (cfg Config) withDefaults() (Config, error) {
@@ -144,6 +172,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("drop: batch %d out of range 1..10000", cfg.Batch)
 	case cfg.RetryShare > 1:
 		return cfg, fmt.Errorf("drop: retry share %v above 1", cfg.RetryShare)
+	case cfg.Rate < 0 || cfg.Rate > 1_000_000:
+		return cfg, fmt.Errorf("drop: rate %d out of range 0..1000000", cfg.Rate)
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = client.NewHTTPClient(2 * cfg.Concurrency)
@@ -175,13 +205,14 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 
 	ev, err := r.adminClient().CreateEvent(ctx, client.CreateEventParams{
-		ID:   "drop-" + strings.ToLower(rand.Text()[:12]), // rand.Text is base32: A-Z, 2-7
-		Name: "Drop rehearsal " + r.start.UTC().Format(time.RFC3339),
+		ID:                 "drop-" + strings.ToLower(rand.Text()[:12]), // rand.Text is base32: A-Z, 2-7
+		Name:               "Drop rehearsal " + r.start.UTC().Format(time.RFC3339),
+		AdmitRatePerMinute: cfg.Rate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("drop: create event: %w", err)
 	}
-	r.eventID = ev.ID
+	r.eventID, r.origin = ev.ID, ev.CreatedAt
 	if !cfg.KeepEvent {
 		defer func() {
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -192,9 +223,10 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}()
 	}
 
-	r.rep = &Report{EventID: ev.ID, Servers: cfg.Servers, Fans: cfg.Fans}
+	r.rep = &Report{EventID: ev.ID, Servers: cfg.Servers, Fans: cfg.Fans, Rate: cfg.Rate, Streaming: cfg.Stream, Batch: cfg.Batch}
 	r.checker = newChecker(cfg.Fans)
-	r.join, r.poll, r.admit, r.verify = newRecorder(), newRecorder(), newRecorder(), newRecorder()
+	r.checker.follow = cfg.Rate > 0 || cfg.Stream
+	r.join, r.poll, r.admit, r.verify, r.stream = newRecorder(), newRecorder(), newRecorder(), newRecorder(), newRecorder()
 	defer r.finish()
 
 	r.loadKeys(ctx)
@@ -203,7 +235,11 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return r.rep, fmt.Errorf("drop: joins: %w", err)
 	}
 	r.checker.index()
-	if err := r.admitAll(ctx); err != nil {
+	wait := r.admitAll
+	if r.checker.follow {
+		wait = r.followAll
+	}
+	if err := wait(ctx); err != nil {
 		return r.rep, err
 	}
 	return r.rep, nil
@@ -216,7 +252,8 @@ type runner struct {
 	start   time.Time
 	prog    *progress
 	eventID string
-	keys    keySet // nil: no local pass check
+	origin  time.Time // the event's creation, by the server's clock
+	keys    keySet    // nil: no local pass check
 
 	adminCalls atomic.Uint64 // spreads admin calls over the servers
 	pollCalls  atomic.Uint64 // spreads reads and verifications
@@ -224,6 +261,8 @@ type runner struct {
 	rep                       *Report
 	checker                   *checker
 	join, poll, admit, verify *recorder
+	stream                    *recorder // from opening a stream to its first update
+	streamRestarts            atomic.Int64
 	wrongEventAccepted        atomic.Int64
 	localFailures             atomic.Int64
 }
@@ -446,6 +485,17 @@ func (r *runner) finish() {
 	rep.WrongEventAccepted = int(r.wrongEventAccepted.Load())
 	rep.LocalPassFailures = int(r.localFailures.Load())
 	rep.Join, rep.Poll, rep.Admit, rep.Verify = r.join.stats(), r.poll.stats(), r.admit.stats(), r.verify.stats()
+	rep.Streams, rep.StreamRestarts = r.stream.stats(), int(r.streamRestarts.Load())
+	if r.checker.follow && r.cfg.Rate > 0 {
+		rep.Admitted = c.admittedSeen()
+	}
+	errs, waits := c.estimateErrors()
+	rep.Estimates = EstimateStats{
+		Fans:       len(errs),
+		MedianErr:  quantileOf(errs, 0.5),
+		P90Err:     quantileOf(errs, 0.9),
+		MedianWait: time.Duration(quantileOf(waits, 0.5) * float64(time.Second)),
+	}
 }
 
 // forEach calls f(i) for every i in [0, n) on up to workers goroutines and

@@ -3,6 +3,8 @@ package drop
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,6 +21,20 @@ type Report struct {
 	Rounds    int           // admissions made
 	Admitted  int           // fans named by an admission
 	Elapsed   time.Duration // from creating the event to the last check
+
+	// How fans waited: admitted by the admin in batches of Batch, or by
+	// the event itself at Rate a minute (when positive); polling, or on
+	// streams when Streaming.
+	Batch     int
+	Rate      int
+	Streaming bool
+	// StreamRestarts counts streams the server ended before the fan was
+	// admitted, which the fan then opened again.
+	StreamRestarts int
+
+	// Estimates compares each fan's estimated_wait_seconds at its join with
+	// the wait it really had.
+	Estimates EstimateStats
 
 	// LocalPassCheck reports whether passes were also checked on their own,
 	// against the JWKS; if not, LocalPassNote says why.
@@ -40,8 +56,31 @@ type Report struct {
 	WrongEventAccepted   int   // passes not rejected with wrong_event for another event
 	LocalPassFailures    int   // passes that failed the local JWKS check
 
-	// Calls, by kind.
-	Join, Poll, Admit, Verify CallStats
+	// Calls, by kind. A stream call lasts from opening a stream to its
+	// first update.
+	Join, Poll, Admit, Verify, Streams CallStats
+}
+
+// EstimateStats judge the wait estimates: for each fan whose join was
+// answered with an estimate and that was seen admitted, the absolute
+// relative error |estimate − wait| / max(wait, 1 s), where the wait is
+// admitted_at − joined_at as the server reports them (whole seconds, so
+// each wait is known to within a second).
+type EstimateStats struct {
+	Fans              int     // fans with an estimate at join and a known wait
+	MedianErr, P90Err float64 // quantiles of the absolute relative error (0.1 is 10%)
+	MedianWait        time.Duration
+}
+
+// quantileOf returns the q-quantile of xs (nearest rank), 0 for none. It
+// sorts xs.
+func quantileOf(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	k := int(math.Ceil(q*float64(len(xs)))) - 1
+	return xs[min(max(k, 0), len(xs)-1)]
 }
 
 // CallStats describe one kind of call.
@@ -92,7 +131,7 @@ func (r *Report) calls() []struct {
 	return []struct {
 		kind string
 		s    CallStats
-	}{{"join", r.Join}, {"poll", r.Poll}, {"admit", r.Admit}, {"verify", r.Verify}}
+	}{{"join", r.Join}, {"poll", r.Poll}, {"stream", r.Streams}, {"admit", r.Admit}, {"verify", r.Verify}}
 }
 
 // OK reports whether every invariant held and every call succeeded.
@@ -117,8 +156,23 @@ func (r *Report) OK() bool {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Drop rehearsal of event %s on %s\n", r.EventID, strings.Join(r.Servers, ", "))
-	fmt.Fprintf(&b, "%d fans (%d joined twice), %d admitted in %d admissions, %s\n\n",
+	fmt.Fprintf(&b, "%d fans (%d joined twice), %d admitted in %d admissions, %s\n",
 		r.Fans, r.Repeaters, r.Admitted, r.Rounds, r.Elapsed.Round(time.Millisecond))
+	how := fmt.Sprintf("admin admits batches of %d", r.Batch)
+	if r.Rate > 0 {
+		how = fmt.Sprintf("the event admits %d a minute by itself", r.Rate)
+	}
+	wait := "polling"
+	if r.Streaming {
+		wait = fmt.Sprintf("on streams (%d reopened)", r.StreamRestarts)
+	}
+	fmt.Fprintf(&b, "%s; fans wait %s\n", how, wait)
+	if e := r.Estimates; e.Fans > 0 {
+		fmt.Fprintf(&b, "wait estimates at join vs real waits (%d fans, median wait %s): |error| median %.1f%%, p90 %.1f%%\n\n",
+			e.Fans, e.MedianWait, 100*e.MedianErr, 100*e.P90Err)
+	} else {
+		b.WriteString("wait estimates: no fan had an estimate at its join and was admitted\n\n")
+	}
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	broken := 0

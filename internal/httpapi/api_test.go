@@ -276,8 +276,8 @@ func TestDropWalkthrough(t *testing.T) {
 	if num(first["position"]) != 1 || num(second["position"]) != 2 || num(second["ahead"]) != 1 {
 		t.Errorf("positions = %v, %v; want 1, 2", first["position"], second["position"])
 	}
-	if first["estimated_wait_seconds"] != nil {
-		t.Errorf("estimated_wait_seconds before any admission = %v, want null", first["estimated_wait_seconds"])
+	if first["estimated_wait_seconds"] != nil || first["wait_range_seconds"] != nil {
+		t.Errorf("estimated_wait_seconds, wait_range_seconds before any admission = %v, %v, want null", first["estimated_wait_seconds"], first["wait_range_seconds"])
 	}
 	got := a.do(req{method: "GET", path: "/v1/events/tour/tickets/" + second["id"].(string)})
 	if cc := got.header.Get("Cache-Control"); cc != "no-store" {
@@ -294,6 +294,9 @@ func TestDropWalkthrough(t *testing.T) {
 	bob := a.ticket("tour", second["id"].(string))
 	if num(bob["position"]) != 1 || bob["estimated_wait_seconds"] == nil || num(bob["estimated_wait_seconds"]) < 0 {
 		t.Errorf("bob after alice's admission = %v, want position 1 with an estimate", bob)
+	}
+	if rng, ok := bob["wait_range_seconds"].(map[string]any); !ok || num(rng["low"]) > num(bob["estimated_wait_seconds"]) || num(rng["high"]) < num(bob["estimated_wait_seconds"]) {
+		t.Errorf("bob's wait_range_seconds = %v, want a range around estimated_wait_seconds %v", bob["wait_range_seconds"], bob["estimated_wait_seconds"])
 	}
 	v := a.must(req{method: "POST", path: "/v1/passes/verify", body: map[string]any{"pass": alice["pass"], "event_id": "tour"}}, 200).json(t)
 	if v["valid"] != true || v["ticket_id"] != alice["id"] || v["user_id"] != "alice" {

@@ -52,6 +52,7 @@ type ticketJSON struct {
 	Position             *int
 	Ahead                *int
 	EstimatedWaitSeconds *int
+	WaitRangeSeconds     *waitRangeJSON
 	JoinedAt             *timestamp
 	AdmittedAt           *timestamp
 	Pass                 *string
@@ -75,6 +76,16 @@ func (t ticketJSON) MarshalJSON() ([]byte, error) {
 	b = appendInt(b, t.Ahead)
 	b = append(b, `,"estimated_wait_seconds":`...)
 	b = appendInt(b, t.EstimatedWaitSeconds)
+	b = append(b, `,"wait_range_seconds":`...)
+	if t.WaitRangeSeconds == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"low":`...)
+		b = strconv.AppendInt(b, int64(t.WaitRangeSeconds.Low), 10)
+		b = append(b, `,"high":`...)
+		b = strconv.AppendInt(b, int64(t.WaitRangeSeconds.High), 10)
+		b = append(b, '}')
+	}
 	b = append(b, `,"joined_at":`...)
 	b = appendTime(b, t.JoinedAt)
 	b = append(b, `,"admitted_at":`...)
@@ -90,6 +101,12 @@ func (t ticketJSON) MarshalJSON() ([]byte, error) {
 	b = append(b, `,"poll_after_seconds":`...)
 	b = strconv.AppendInt(b, int64(t.PollAfterSeconds), 10)
 	return append(b, '}'), nil
+}
+
+// waitRangeJSON is a Ticket's wait_range_seconds.
+type waitRangeJSON struct {
+	Low  int `json:"low"`
+	High int `json:"high"`
 }
 
 func appendInt(b []byte, n *int) []byte {
@@ -150,15 +167,26 @@ func ticketOut(v waitroom.TicketView) ticketJSON {
 		pos, ahead := v.Position, v.Position-1
 		t.Position, t.Ahead = &pos, &ahead
 	}
-	if v.EstimatedWait != nil {
-		secs := max(0, int((*v.EstimatedWait+time.Second-1)/time.Second))
+	if v.EstimatedWait != nil && v.WaitRange != nil {
+		// The estimate and the top of the range round up, the bottom down,
+		// so low <= estimate <= high holds in whole seconds too.
+		secs := ceilSeconds(*v.EstimatedWait)
 		t.EstimatedWaitSeconds = &secs
+		t.WaitRangeSeconds = &waitRangeJSON{
+			Low:  min(secs, max(0, int(v.WaitRange.Low/time.Second))),
+			High: max(secs, ceilSeconds(v.WaitRange.High)),
+		}
 	}
 	if v.Pass != "" {
 		t.Pass = &v.Pass
 		t.PassExpiresAt = ts(v.PassExpiresAt)
 	}
 	return t
+}
+
+// ceilSeconds is d in whole seconds, rounded up, never negative.
+func ceilSeconds(d time.Duration) int {
+	return max(0, int((d+time.Second-1)/time.Second))
 }
 
 type admissionJSON struct {

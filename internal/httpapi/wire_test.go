@@ -10,23 +10,25 @@ import (
 // what encoding/json makes of the same values, for awkward strings too.
 func TestTicketJSONMatchesEncodingJSON(t *testing.T) {
 	type reference struct {
-		ID                   string     `json:"id"`
-		EventID              string     `json:"event_id"`
-		UserID               string     `json:"user_id"`
-		Status               string     `json:"status"`
-		Position             *int       `json:"position"`
-		Ahead                *int       `json:"ahead"`
-		EstimatedWaitSeconds *int       `json:"estimated_wait_seconds"`
-		JoinedAt             *timestamp `json:"joined_at"`
-		AdmittedAt           *timestamp `json:"admitted_at"`
-		Pass                 *string    `json:"pass"`
-		PassExpiresAt        *timestamp `json:"pass_expires_at"`
-		PollAfterSeconds     int        `json:"poll_after_seconds"`
+		ID                   string         `json:"id"`
+		EventID              string         `json:"event_id"`
+		UserID               string         `json:"user_id"`
+		Status               string         `json:"status"`
+		Position             *int           `json:"position"`
+		Ahead                *int           `json:"ahead"`
+		EstimatedWaitSeconds *int           `json:"estimated_wait_seconds"`
+		WaitRangeSeconds     *waitRangeJSON `json:"wait_range_seconds"`
+		JoinedAt             *timestamp     `json:"joined_at"`
+		AdmittedAt           *timestamp     `json:"admitted_at"`
+		Pass                 *string        `json:"pass"`
+		PassExpiresAt        *timestamp     `json:"pass_expires_at"`
+		PollAfterSeconds     int            `json:"poll_after_seconds"`
 	}
 	pos, ahead, eta, pass := 7, 6, 0, "a.b.c"
+	rng := &waitRangeJSON{Low: 3, High: 12}
 	at := ts(time.Date(2026, 12, 3, 18, 0, 0, 500, time.FixedZone("x", 3600)))
 	for _, tk := range []ticketJSON{
-		{ID: "id", EventID: "ev", UserID: "plain", Status: "waiting", Position: &pos, Ahead: &ahead, EstimatedWaitSeconds: &eta, JoinedAt: at, PollAfterSeconds: 2},
+		{ID: "id", EventID: "ev", UserID: "plain", Status: "waiting", Position: &pos, Ahead: &ahead, EstimatedWaitSeconds: &eta, WaitRangeSeconds: rng, JoinedAt: at, PollAfterSeconds: 2},
 		{ID: "id", EventID: "ev", UserID: "quote\" back\\ slash ünïcødé 🎟 \x01 \n <&>", Status: "admitted", JoinedAt: at, AdmittedAt: at, Pass: &pass, PassExpiresAt: at, PollAfterSeconds: 30},
 	} {
 		got, err := json.Marshal(tk)

@@ -3,6 +3,7 @@ package waitroom_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -283,8 +284,13 @@ func TestEstimatedWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, _ = r.Ticket(ctx, ev.ID, ids[199])
-	if v.EstimatedWait == nil || *v.EstimatedWait < 0 || *v.EstimatedWait != time.Duration((v.Position+1)/2)*time.Second {
-		t.Errorf("EstimatedWait at position %d with 120/min configured = %v, want %ds", v.Position, v.EstimatedWait, (v.Position+1)/2)
+	// The pace admits one every half second and is overdue: the wait is
+	// that of the tickets ahead.
+	if v.EstimatedWait == nil || *v.EstimatedWait != time.Duration(v.Position-1)*time.Second/2 {
+		t.Errorf("EstimatedWait at position %d with 120/min configured = %v, want %v", v.Position, v.EstimatedWait, time.Duration(v.Position-1)*time.Second/2)
+	}
+	if v.WaitRange == nil || v.WaitRange.Low > *v.EstimatedWait || v.WaitRange.High < *v.EstimatedWait {
+		t.Errorf("WaitRange = %+v, want one around %v", v.WaitRange, v.EstimatedWait)
 	}
 }
 
@@ -378,5 +384,57 @@ func TestTwoRoomsOnOneStore(t *testing.T) {
 	}
 	if _, _, err := a.Join(ctx, ev.ID, "late"); !errors.Is(err, queuepass.ErrEventClosed) {
 		t.Errorf("join on node a right after node b closed the event = %v, want ErrEventClosed", err)
+	}
+}
+
+// TestEstimateDoesNotRiseBetweenPolls polls a waiting ticket a second
+// apart, with no admission in between, under automatic admission and
+// under manual admissions: the estimate and its range never rise, and the
+// range holds the estimate.
+func TestEstimateDoesNotRiseBetweenPolls(t *testing.T) {
+	for _, rate := range []int{0, 60, 1200} {
+		t.Run(fmt.Sprintf("rate %d", rate), func(t *testing.T) {
+			r, c := newRoom(t)
+			ctx := context.Background()
+			ev := mustCreate(t, r, waitroom.EventSpec{Name: "steady", AdmitRatePerMinute: rate})
+			var last string
+			for i := range 500 {
+				last = mustJoin(t, r, ev.ID, fmt.Sprintf("u%d", i)).ID
+			}
+			if err := r.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for range 8 { // some admissions to observe
+				if rate == 0 {
+					if _, err := r.Admit(ctx, ev.ID, 20); err != nil {
+						t.Fatal(err)
+					}
+					c.Advance(10 * time.Second)
+				} else {
+					if err := r.AdmitDue(ctx); err != nil {
+						t.Fatal(err)
+					}
+					c.Advance(waitroom.PaceInterval)
+				}
+			}
+			prev, err := r.Ticket(ctx, ev.ID, last)
+			if err != nil || prev.EstimatedWait == nil || prev.WaitRange == nil {
+				t.Fatalf("Ticket = %+v, %v; want an estimate", prev, err)
+			}
+			for i := range 20 {
+				c.Advance(time.Second)
+				v, err := r.Ticket(ctx, ev.ID, last)
+				if err != nil || v.EstimatedWait == nil || v.WaitRange == nil {
+					t.Fatalf("poll %d: Ticket = %+v, %v; want an estimate", i, v, err)
+				}
+				if *v.EstimatedWait > *prev.EstimatedWait || v.WaitRange.High > prev.WaitRange.High || v.WaitRange.Low > prev.WaitRange.Low {
+					t.Fatalf("poll %d: estimate %v (%+v) rose from %v (%+v) with no admission", i, *v.EstimatedWait, *v.WaitRange, *prev.EstimatedWait, *prev.WaitRange)
+				}
+				if *v.EstimatedWait < 0 || v.WaitRange.Low > *v.EstimatedWait || v.WaitRange.High < *v.EstimatedWait {
+					t.Fatalf("poll %d: estimate %v outside its range %+v", i, *v.EstimatedWait, *v.WaitRange)
+				}
+				prev = v
+			}
+		})
 	}
 }

@@ -14,9 +14,14 @@ import (
 type TicketView struct {
 	queuepass.Ticket
 
-	// EstimatedWait is the expected time until admission; nil when there is
-	// no basis for an estimate.
+	// EstimatedWait is the expected time until admission (see
+	// estimateWait); nil when there is no basis for an estimate. For a
+	// ticket in the pre-queue it is the time until the event opens.
 	EstimatedWait *time.Duration
+
+	// WaitRange is the range the wait is expected to fall in, with
+	// Low <= *EstimatedWait <= High; nil exactly when EstimatedWait is.
+	WaitRange *WaitRange
 
 	// Pass is the signed admission pass, only while admitted and unexpired.
 	Pass string
@@ -119,19 +124,19 @@ func (r *Room) view(ev queuepass.Event, t queuepass.Ticket) (TicketView, error) 
 	}
 	switch v.Status {
 	case queuepass.StatusWaiting:
-		v.EstimatedWait = estimateWait(ev, t.Position, now)
+		v.EstimatedWait, v.WaitRange = estimateWait(ev, t.Position, now)
 		v.PollAfter = pollAfter(t.Position)
 	case queuepass.StatusPrequeue:
 		if !ev.OpensAt.IsZero() {
 			d := max(0, ev.OpensAt.Sub(now))
-			v.EstimatedWait = &d
+			v.EstimatedWait, v.WaitRange = &d, &WaitRange{Low: d, High: d}
 			v.PollAfter = min(max(time.Second, d), 30*time.Second)
 		} else {
 			v.PollAfter = 30 * time.Second
 		}
 	case queuepass.StatusAdmitted:
 		zero := time.Duration(0)
-		v.EstimatedWait = &zero
+		v.EstimatedWait, v.WaitRange = &zero, &WaitRange{}
 		tok, err := r.keys.Sign(pass.Claims{
 			Issuer:    pass.DefaultIssuer,
 			UserID:    t.UserID,
@@ -166,10 +171,8 @@ func pollAfter(position int) time.Duration {
 	return 30 * time.Second
 }
 
-// Rate windows for estimates and stats.
+// Rate windows for stats.
 const (
-	etaWindow      = 5 * time.Minute
-	etaMinSpan     = time.Minute
 	statsWindow    = 10 * time.Minute
 	statsMinWindow = time.Minute
 )
@@ -196,20 +199,135 @@ func admissionRate(batches []queuepass.AdmissionBatch, now time.Time, window, mi
 	return float64(n) / span.Seconds(), true
 }
 
-// estimateWait is the expected time until a ticket at position is admitted:
-// from the admissions observed recently, else from the configured rate;
-// nil when there is neither.
-func estimateWait(ev queuepass.Event, position int, now time.Time) *time.Duration {
-	rate, ok := admissionRate(ev.RecentAdmissions, now, etaWindow, etaMinSpan)
-	if !ok && ev.AdmitRatePerMinute > 0 {
-		rate, ok = float64(ev.AdmitRatePerMinute)/60, true
+// WaitRange is the range in which a wait estimate is expected to fall.
+type WaitRange struct {
+	Low, High time.Duration
+}
+
+// Settings of the wait estimate; see estimateWait.
+const (
+	etaWindow      = 5 * time.Minute // observations older than this (before the latest) are not used
+	etaStale       = 5 * time.Minute // observations with no admission for this long are no basis
+	etaMinSpan     = time.Minute     // the least time a set of observed batches stands for
+	etaPacedSpread = 0.10            // relative half-width of the range for a configured pace
+	etaSeenSpread  = 0.25            // relative half-width of the range for an observed rate
+)
+
+// observedPace is the admission throughput seen in an event's recent
+// batches.
+type observedPace struct {
+	perSecond float64       // tickets admitted per second
+	gap       time.Duration // the mean time between two admission steps
+	last      time.Time     // the latest admission step
+}
+
+// observe measures the admission throughput from the batches at or before
+// now that lie within etaWindow of the latest one. Each of the k batches
+// stands for the interval since the one before it, and the first for the
+// mean interval, so k batches over the span S from the first to the last
+// stand for S·k/(k-1), at least etaMinSpan: a steady pace of b tickets
+// every g is measured as exactly b/g, and a single batch as its count over
+// etaMinSpan rather than as an endless stream. Anchoring the window at the
+// latest batch rather than at now makes the measurement a function of the
+// batches alone: it changes only when an admission does. ok is false when
+// there is no batch, or the latest is older than etaStale; p.last is set
+// even then.
+func observe(batches []queuepass.AdmissionBatch, now time.Time) (p observedPace, ok bool) {
+	for _, b := range batches {
+		if !b.At.After(now) && b.At.After(p.last) && b.Count > 0 {
+			p.last = b.At
+		}
 	}
-	if !ok || rate <= 0 || position <= 0 {
-		return nil
+	if p.last.IsZero() || now.Sub(p.last) > etaStale {
+		return p, false
 	}
-	secs := math.Ceil(float64(position) / rate)
-	d := time.Duration(min(secs, float64(math.MaxInt32))) * time.Second
-	return &d
+	var n, k int
+	first := p.last
+	for _, b := range batches {
+		if b.At.After(p.last) || p.last.Sub(b.At) > etaWindow || b.Count <= 0 {
+			continue
+		}
+		n += b.Count
+		k++
+		if b.At.Before(first) {
+			first = b.At
+		}
+	}
+	span := etaMinSpan
+	if k > 1 {
+		span = max(span, time.Duration(float64(p.last.Sub(first))*float64(k)/float64(k-1)))
+	}
+	p.perSecond = float64(n) / span.Seconds()
+	p.gap = span / time.Duration(k)
+	return p, true
+}
+
+// estimateWait is the expected time until a ticket at position is admitted,
+// and the range it is expected to fall in; nil when there is no basis.
+//
+// The method. The wait is position/rate, less the part of the current
+// admission interval that has already passed, where the rate is
+//
+//   - the configured admit_rate_per_minute, when it is set and the event is
+//     not at capacity (max_active reached): automatic admission keeps that
+//     pace exactly, so it is the strongest basis. The interval is one
+//     ticket's worth of time (1/rate). Range: ±etaPacedSpread (tickets ahead
+//     may leave; the pace works in steps of PaceInterval, added to high).
+//   - else the throughput observed in the recent admission batches (see
+//     observe): manual admissions, or capacity-bound throughput, which is
+//     what freed places allow and not the configured rate (when both exist
+//     the lower rate is used). The interval is the mean time between the
+//     observed admission steps. Range: ±etaSeenSpread, and high also allows
+//     for one more interval, since admissions come in steps.
+//
+// There is no basis, and the result is nil, when nothing was admitted within
+// etaStale and no configured pace applies, or when position is not positive.
+// A paused event is estimated as if it resumed now.
+//
+// The estimate never rises while nothing changes: the rate and interval
+// depend only on the event's settings and batches (not on now), and the
+// time passed within the interval only grows (capped at the interval), so
+// for the same event and position, estimateWait(t2) <= estimateWait(t1)
+// for every t2 >= t1, and likewise for the range. It is never negative, and
+// Low <= estimate <= High.
+func estimateWait(ev queuepass.Event, position int, now time.Time) (*time.Duration, *WaitRange) {
+	if position <= 0 {
+		return nil, nil
+	}
+	seen, seenOK := observe(ev.RecentAdmissions, now)
+	paced := ev.AdmitRatePerMinute > 0 && ev.State != queuepass.StateClosed
+	atCapacity := ev.MaxActive > 0 && ev.Counts.Admitted >= ev.MaxActive
+	var (
+		rate     float64       // tickets per second
+		interval time.Duration // the time between admission steps
+		spread   float64
+		step     time.Duration // added to High for the granularity of admissions
+	)
+	switch {
+	case paced && !atCapacity:
+		rate = float64(ev.AdmitRatePerMinute) / 60
+		interval = time.Duration(float64(time.Second) / rate)
+		spread, step = etaPacedSpread, PaceInterval
+	case seenOK:
+		rate = seen.perSecond
+		if paced {
+			rate = min(rate, float64(ev.AdmitRatePerMinute)/60)
+		}
+		interval, spread, step = seen.gap, etaSeenSpread, seen.gap
+	default:
+		return nil, nil
+	}
+	var passed time.Duration
+	if !seen.last.IsZero() {
+		passed = min(max(0, now.Sub(seen.last)), interval)
+	}
+	const maxWait = float64(math.MaxInt32) * float64(time.Second)
+	est := max(0, min(float64(position)/rate*float64(time.Second), maxWait)-float64(passed))
+	d := time.Duration(est)
+	return &d, &WaitRange{
+		Low:  time.Duration(est * (1 - spread)),
+		High: time.Duration(min(est*(1+spread)+float64(step), maxWait)),
+	}
 }
 
 // Stats is what an operator watches during a drop.
