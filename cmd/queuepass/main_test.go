@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -147,49 +145,19 @@ func TestUsage(t *testing.T) {
 // middle of concurrent joins, restarts it, and checks that every join that
 // was acknowledged is there, in the same order, with nothing duplicated.
 func TestKillDuringJoinsLosesNothing(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "queuepass")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	data := t.TempDir()
-	const key = "durability-test-admin-key"
+	c := apiClient{http: &http.Client{Timeout: 10 * time.Second}, key: "durability-test-admin-key"}
 	start := func() (*exec.Cmd, string) {
-		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
-		cmd.Env = append(os.Environ(), "QUEUEPASS_ADMIN_KEY="+key)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		m := listening.FindStringSubmatch(line)
-		if err != nil || m == nil {
-			t.Fatalf("serve did not say where it listens: %q, %v", line, err)
-		}
-		go io.Copy(io.Discard, stdout)
-		return cmd, m[1]
+		return startServe(t, bin, []string{"QUEUEPASS_ADMIN_KEY=" + c.key}, "--data", data)
 	}
-	call := func(c *http.Client, method, url string, body any) (int, map[string]any, error) {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, url, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := c.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m, nil
+	call := func(method, url string, body any) (int, map[string]any, error) {
+		st, _, m, err := c.call(method, url, body)
+		return st, m, err
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
 
 	cmd, url := start()
-	if st, m, err := call(client, "POST", url+"/v1/events", map[string]any{"id": "crash", "name": "Crash test"}); err != nil || st != 201 {
+	if st, m, err := call("POST", url+"/v1/events", map[string]any{"id": "crash", "name": "Crash test"}); err != nil || st != 201 {
 		t.Fatalf("create event = %d %v %v", st, m, err)
 	}
 	type ack struct {
@@ -213,7 +181,7 @@ func TestKillDuringJoinsLosesNothing(t *testing.T) {
 				default:
 				}
 				user := fmt.Sprintf("w%d-u%d", w, i)
-				st, m, err := call(client, "POST", url+"/v1/events/crash/tickets", map[string]any{"user_id": user})
+				st, m, err := call("POST", url+"/v1/events/crash/tickets", map[string]any{"user_id": user})
 				if err != nil || st != 201 {
 					continue // the process may be dead: this join was never acknowledged
 				}
@@ -243,7 +211,7 @@ func TestKillDuringJoinsLosesNothing(t *testing.T) {
 	defer mu.Unlock()
 	seen := map[int]string{}
 	for _, a := range acked {
-		st, m, err := call(client, "GET", url+"/v1/events/crash/tickets/"+a.id, nil)
+		st, m, err := call("GET", url+"/v1/events/crash/tickets/"+a.id, nil)
 		if err != nil || st != 200 {
 			t.Errorf("acknowledged ticket %s of %s after restart = %d %v", a.id, a.user, st, err)
 			continue
@@ -255,12 +223,12 @@ func TestKillDuringJoinsLosesNothing(t *testing.T) {
 			t.Errorf("position %d held by %s and %s", a.position, other, a.user)
 		}
 		seen[a.position] = a.user
-		st, m, err = call(client, "POST", url+"/v1/events/crash/tickets", map[string]any{"user_id": a.user})
+		st, m, err = call("POST", url+"/v1/events/crash/tickets", map[string]any{"user_id": a.user})
 		if err != nil || st != 200 || m["id"] != a.id {
 			t.Errorf("rejoin of %s after restart = %d %v %v, want 200 with ticket %s", a.user, st, m["id"], err, a.id)
 		}
 	}
-	st, stats, err := call(client, "GET", url+"/v1/events/crash/stats", nil)
+	st, stats, err := call("GET", url+"/v1/events/crash/stats", nil)
 	if err != nil || st != 200 {
 		t.Fatalf("stats = %d %v", st, err)
 	}
