@@ -7,7 +7,10 @@
 // in their own packages, all checked by internal/storetest.
 package queuepass
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // EventState is where an event is in its lifecycle:
 // scheduled → open, open ⇄ paused, any state but closed → closed.
@@ -88,6 +91,21 @@ const MaxRecentAdmissions = 256
 type AdmissionBatch struct {
 	At    time.Time
 	Count int
+
+	// MedianWait is the median of the admitted tickets' waits
+	// (AdmittedAt - JoinedAt), the lower of the two middle ones for an even
+	// Count. Batches recorded before stores kept it read as 0.
+	MedianWait time.Duration
+}
+
+// MedianWait returns the median of waits, the lower of the two middle
+// ones for an even number; 0 for none. It sorts waits in place.
+func MedianWait(waits []time.Duration) time.Duration {
+	if len(waits) == 0 {
+		return 0
+	}
+	slices.Sort(waits)
+	return waits[(len(waits)-1)/2]
 }
 
 // Counts are an event's tickets by status. Their sum is the number of
@@ -123,7 +141,20 @@ type Ticket struct {
 	AdmittedAt    time.Time // zero until admitted
 	PassExpiresAt time.Time // zero until admitted
 	EndedAt       time.Time // when the ticket reached a final status; zero while live
+
+	// StatusReason says why a final status was reached when the status alone
+	// does not: ReasonRevoked for an expired ticket whose pass an admin
+	// revoked; "" otherwise.
+	StatusReason StatusReason
 }
+
+// StatusReason says why a ticket reached its final status.
+type StatusReason string
+
+// The reasons a ticket can carry.
+const (
+	ReasonRevoked StatusReason = "revoked" // expired: an admin revoked the pass (Store.Revoke)
+)
 
 // Admission is the result of one admission step.
 type Admission struct {

@@ -74,7 +74,8 @@ type Store interface {
 	// order, with AdmittedAt = at and PassExpiresAt = at + the event's
 	// PassTTL, never letting the number of admitted tickets exceed the
 	// event's MaxActive when it is positive. It records a batch in
-	// RecentAdmissions when it admits anyone. An event that is not open fails
+	// RecentAdmissions when it admits anyone, with the MedianWait of the
+	// tickets it admitted. An event that is not open fails
 	// with ErrEventNotOpen. Concurrent admissions never skip, repeat or
 	// over-admit a ticket.
 	Admit(ctx context.Context, eventID string, count int, at time.Time) (Admission, error)
@@ -108,6 +109,13 @@ type Store interface {
 	// returned unchanged. Any other status, or a pass that ran out, fails
 	// with ErrTicketNotAdmitted.
 	Complete(ctx context.Context, eventID, ticketID string, at time.Time) (Ticket, error)
+
+	// Revoke makes an admitted ticket whose pass is still valid at at
+	// expired, with StatusReason ReasonRevoked and EndedAt = at, freeing its
+	// place at once (Counts: Admitted-1, Expired+1), and returns it; a
+	// revoked ticket is returned unchanged. Any other status, or a pass that
+	// ran out, fails with ErrTicketNotAdmitted.
+	Revoke(ctx context.Context, eventID, ticketID string, at time.Time) (Ticket, error)
 
 	// ExpirePasses makes every admitted ticket of the event whose pass ran
 	// out at or before at expired, with EndedAt = its PassExpiresAt, and

@@ -290,6 +290,20 @@ func (c *Client) Complete(ctx context.Context, eventID, ticketID string, opts ..
 	return t, err
 }
 
+// Revoke ends an admitted ticket's pass at once, which frees its capacity,
+// and returns the ticket: expired, with StatusReason
+// queuepass.ReasonRevoked. Revoking a revoked ticket returns it unchanged;
+// any other ticket that is not admitted with a live pass fails with an
+// *Error of code ticket_not_admitted. Admin call.
+func (c *Client) Revoke(ctx context.Context, eventID, ticketID string, opts ...CallOption) (Ticket, error) {
+	var t Ticket
+	if err := checkIDs(eventID, ticketID); err != nil {
+		return t, err
+	}
+	_, err := c.do(ctx, c.newCall(http.MethodPost, ticketPath(eventID, ticketID)+"/revoke", true, nil, opts), &t)
+	return t, err
+}
+
 // VerifyPass asks the server whether pass admits its holder to eventID. An
 // invalid pass is not an error: it comes back with Valid false and a
 // Reason.

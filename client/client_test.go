@@ -184,6 +184,15 @@ func TestRequests(t *testing.T) {
 			method: "POST", uri: "/v1/events/ev/tickets/tk1/complete", admin: true,
 		},
 		{
+			name: "revoke has no body",
+			resp: canned{status: 200, body: ticketJSON},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.Revoke(ctx, "ev", "tk1")
+				return err
+			},
+			method: "POST", uri: "/v1/events/ev/tickets/tk1/revoke", admin: true,
+		},
+		{
 			name: "verify",
 			resp: canned{status: 200, body: `{"valid":true,"reason":null,"ticket_id":"tk1","user_id":"u1","expires_at":null}`},
 			call: func(ctx context.Context, c *client.Client) error {
@@ -329,6 +338,33 @@ func TestNullableFields(t *testing.T) {
 		}
 		if tk.AdmittedAt == nil || tk.PassExpiresAt == nil || tk.Pass != "a.b.c" {
 			t.Errorf("AdmittedAt, PassExpiresAt, Pass = %v, %v, %q; want set", tk.AdmittedAt, tk.PassExpiresAt, tk.Pass)
+		}
+	})
+	t.Run("revoked ticket", func(t *testing.T) {
+		body := `{"id":"tk1","event_id":"ev","user_id":"u1","status":"expired","status_reason":"revoked",
+			"position":null,"ahead":null,"estimated_wait_seconds":null,"joined_at":"2026-12-03T18:00:00Z",
+			"admitted_at":"2026-12-03T18:05:00Z","pass":null,"pass_expires_at":null,"poll_after_seconds":60}`
+		srv, _ := serve(t, canned{status: 200, body: body})
+		tk, err := client.New(srv.URL).Ticket(t.Context(), "ev", "tk1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.Status != queuepass.StatusExpired || tk.StatusReason != queuepass.ReasonRevoked {
+			t.Errorf("Status, StatusReason = %q, %q; want expired, revoked", tk.Status, tk.StatusReason)
+		}
+	})
+	t.Run("stats", func(t *testing.T) {
+		body := `{"event_id":"ev","state":"open","total_tickets":3,"counts":{"prequeue":0,"waiting":0,
+			"admitted":3,"completed":0,"left":0,"expired":0,"closed":0},"active_passes":3,
+			"admitted_last_minute":1,"admitted_last_10_minutes":3,"admissions_per_minute":0.3,
+			"median_wait_seconds":null,"last_admission_at":null}`
+		srv, _ := serve(t, canned{status: 200, body: body})
+		s, err := client.New(srv.URL).Stats(t.Context(), "ev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.AdmittedLast10Minutes != 3 || s.MedianWaitSeconds != nil {
+			t.Errorf("AdmittedLast10Minutes, MedianWaitSeconds = %d, %v; want 3, nil", s.AdmittedLast10Minutes, deref(s.MedianWaitSeconds))
 		}
 	})
 	t.Run("event", func(t *testing.T) {

@@ -157,14 +157,16 @@ type Counts struct {
 
 // Stats describe an event's line and admissions.
 type Stats struct {
-	EventID             string               `json:"event_id"`
-	State               queuepass.EventState `json:"state"`
-	TotalTickets        int                  `json:"total_tickets"`
-	Counts              Counts               `json:"counts"`
-	ActivePasses        int                  `json:"active_passes"`
-	AdmittedLastMinute  int                  `json:"admitted_last_minute"`
-	AdmissionsPerMinute float64              `json:"admissions_per_minute"` // observed over the last 10 minutes
-	LastAdmissionAt     *time.Time           `json:"last_admission_at"`
+	EventID               string               `json:"event_id"`
+	State                 queuepass.EventState `json:"state"`
+	TotalTickets          int                  `json:"total_tickets"`
+	Counts                Counts               `json:"counts"`
+	ActivePasses          int                  `json:"active_passes"`
+	AdmittedLastMinute    int                  `json:"admitted_last_minute"`
+	AdmittedLast10Minutes int                  `json:"admitted_last_10_minutes"`
+	AdmissionsPerMinute   float64              `json:"admissions_per_minute"` // observed over the last 10 minutes
+	MedianWaitSeconds     *int                 `json:"median_wait_seconds"`   // of the tickets admitted in the last 10 minutes; nil: none were
+	LastAdmissionAt       *time.Time           `json:"last_admission_at"`
 }
 
 // Ticket is one user's place in one event's line. Its ID is the holder's
@@ -174,6 +176,7 @@ type Ticket struct {
 	EventID              string                 `json:"event_id"`
 	UserID               string                 `json:"user_id"`
 	Status               queuepass.TicketStatus `json:"status"`
+	StatusReason         queuepass.StatusReason `json:"status_reason"`          // "" (null), or why a final status was reached: queuepass.ReasonRevoked
 	Position             *int                   `json:"position"`               // only while waiting; 1 is next
 	Ahead                *int                   `json:"ahead"`                  // Position - 1
 	EstimatedWaitSeconds *int                   `json:"estimated_wait_seconds"` // nil: no basis for an estimate
@@ -216,6 +219,7 @@ const (
 	ReasonExpired              = "expired"
 	ReasonNotYetValid          = "not_yet_valid"
 	ReasonCompleted            = "completed"      // the site completed the visit
+	ReasonRevoked              = "revoked"        // an admin revoked the pass
 	ReasonUnknownTicket        = "unknown_ticket" // the ticket (or its event) no longer exists
 )
 

@@ -78,23 +78,38 @@ func unmarshalMeta(data []byte) (eventMeta, error) {
 	return m, nil
 }
 
-// marshalRecent encodes admission batches as (time, uvarint count) pairs.
+// recentFormat2 starts admission histories that keep each batch's median
+// wait. Histories written before start with a time's flag byte, 0 or 1.
+const recentFormat2 = 2
+
+// marshalRecent encodes admission batches as recentFormat2, then (time,
+// uvarint count, uvarint median wait in nanoseconds) triples.
 func marshalRecent(batches []queuepass.AdmissionBatch) []byte {
-	b := make([]byte, 0, len(batches)*12)
+	b := make([]byte, 0, 1+len(batches)*18)
+	b = append(b, recentFormat2)
 	for _, a := range batches {
 		b = appendTime(b, a.At)
 		b = binary.AppendUvarint(b, uint64(a.Count))
+		b = binary.AppendUvarint(b, uint64(max(a.MedianWait, 0)))
 	}
 	return b
 }
 
+// unmarshalRecent decodes what marshalRecent wrote, or the older (time,
+// uvarint count) pairs, whose median waits read as 0.
 func unmarshalRecent(data []byte) ([]queuepass.AdmissionBatch, error) {
 	var out []queuepass.AdmissionBatch
 	d := decoder{b: data}
+	withMedian := len(data) > 0 && data[0] == recentFormat2
+	if withMedian {
+		d.b = d.b[1:]
+	}
 	for len(d.b) > 0 && d.err == nil {
-		at := d.time()
-		n := d.uvarint()
-		out = append(out, queuepass.AdmissionBatch{At: at, Count: int(n)})
+		a := queuepass.AdmissionBatch{At: d.time(), Count: int(d.uvarint())}
+		if withMedian {
+			a.MedianWait = time.Duration(d.uvarint())
+		}
+		out = append(out, a)
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("corrupt admission history: %w", d.err)
@@ -113,6 +128,7 @@ type ticketRec struct {
 	admitted time.Time
 	passExp  time.Time
 	ended    time.Time
+	reason   queuepass.StatusReason
 }
 
 // statuses lists ticket statuses by their stored code; never reorder it.
@@ -135,13 +151,38 @@ func statusCode(s queuepass.TicketStatus) byte {
 	panic("boltstore: unknown ticket status " + string(s))
 }
 
-const ticketFormat = 1
+// reasons lists status reasons by their stored code; never reorder it.
+var reasons = [...]queuepass.StatusReason{
+	"",
+	queuepass.ReasonRevoked,
+}
 
-// marshal encodes r as: format, status, secret, uvarint slot, four times,
-// then the user ID to the end.
+func reasonCode(s queuepass.StatusReason) byte {
+	for i, r := range reasons {
+		if r == s {
+			return byte(i)
+		}
+	}
+	panic("boltstore: unknown status reason " + string(s))
+}
+
+// The ticket record formats: ticketFormat has no reason, ticketFormat2
+// adds a reason code after the status. A ticket without a reason is
+// written as ticketFormat, as before reasons existed.
+const (
+	ticketFormat  = 1
+	ticketFormat2 = 2
+)
+
+// marshal encodes r as: format, status, [reason,] secret, uvarint slot,
+// four times, then the user ID to the end.
 func (r *ticketRec) marshal() []byte {
-	b := make([]byte, 0, 2+len(r.secret)+10+4*11+len(r.userID))
-	b = append(b, ticketFormat, statusCode(r.status))
+	b := make([]byte, 0, 3+len(r.secret)+10+4*11+len(r.userID))
+	if r.reason == "" {
+		b = append(b, ticketFormat, statusCode(r.status))
+	} else {
+		b = append(b, ticketFormat2, statusCode(r.status), reasonCode(r.reason))
+	}
 	b = append(b, r.secret[:]...)
 	b = binary.AppendUvarint(b, r.slot)
 	for _, t := range [...]time.Time{r.joined, r.admitted, r.passExp, r.ended} {
@@ -152,12 +193,27 @@ func (r *ticketRec) marshal() []byte {
 
 func unmarshalTicket(data []byte) (ticketRec, error) {
 	var r ticketRec
-	if len(data) < 2+len(r.secret) || data[0] != ticketFormat || int(data[1]) >= len(statuses) {
+	if len(data) < 2 || int(data[1]) >= len(statuses) {
 		return r, errors.New("corrupt ticket record")
 	}
 	r.status = statuses[data[1]]
-	copy(r.secret[:], data[2:])
-	d := decoder{b: data[2+len(r.secret):]}
+	head := 2
+	switch data[0] {
+	case ticketFormat:
+	case ticketFormat2:
+		if len(data) < 3 || int(data[2]) >= len(reasons) {
+			return r, errors.New("corrupt ticket record")
+		}
+		r.reason = reasons[data[2]]
+		head = 3
+	default:
+		return r, errors.New("corrupt ticket record")
+	}
+	if len(data) < head+len(r.secret) {
+		return r, errors.New("corrupt ticket record")
+	}
+	copy(r.secret[:], data[head:])
+	d := decoder{b: data[head+len(r.secret):]}
 	r.slot = d.uvarint()
 	r.joined = d.time()
 	r.admitted = d.time()

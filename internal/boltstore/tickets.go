@@ -273,8 +273,12 @@ func (b *batch) admitUpTo(m *eventMeta, count int, at time.Time) (queuepass.Admi
 		if adm.Tickets, err = b.admit(m, k, at); err != nil {
 			return queuepass.Admission{}, err
 		}
+		waits := make([]time.Duration, len(adm.Tickets))
+		for i, t := range adm.Tickets {
+			waits[i] = t.AdmittedAt.Sub(t.JoinedAt)
+		}
 		recent := append(make([]queuepass.AdmissionBatch, 0, len(m.RecentAdmissions)+1), m.RecentAdmissions...)
-		recent = append(recent, queuepass.AdmissionBatch{At: at, Count: k})
+		recent = append(recent, queuepass.AdmissionBatch{At: at, Count: len(adm.Tickets), MedianWait: queuepass.MedianWait(waits)})
 		m.RecentAdmissions = recent[max(len(recent)-queuepass.MaxRecentAdmissions, 0):]
 		if err := b.bucket(m.ID).Put(keyRecent, marshalRecent(m.RecentAdmissions)); err != nil {
 			return queuepass.Admission{}, err
@@ -362,6 +366,52 @@ func (s *Store) Complete(ctx context.Context, eventID, ticketID string, at time.
 		}
 		m.Counts.Admitted--
 		m.Counts.Completed++
+		b.touch(eventID)
+		b.setLive(eventID, r.userID, 0)
+		b.setTicket(&t, m, n, &r)
+		return nil
+	})
+	if err != nil {
+		return queuepass.Ticket{}, err
+	}
+	return t, nil
+}
+
+// Revoke makes an admitted ticket whose pass is valid at at expired, with
+// reason revoked, and returns it; a revoked ticket comes back unchanged.
+// Anything else fails with ErrTicketNotAdmitted.
+func (s *Store) Revoke(ctx context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
+	at = utc(at)
+	var t queuepass.Ticket
+	err := s.submit(ctx, func(b *batch) error {
+		m, err := b.event(eventID)
+		if err != nil {
+			return err
+		}
+		eb := b.bucket(eventID)
+		tb := eb.Bucket(bucketTickets)
+		n, r, err := findTicket(tb, ticketID)
+		if err != nil {
+			return err
+		}
+		switch status := liveStatus(m, n, r.status); {
+		case status == queuepass.StatusExpired && r.reason == queuepass.ReasonRevoked:
+			b.setTicket(&t, m, n, &r)
+			return nil
+		case status != queuepass.StatusAdmitted:
+			return fmt.Errorf("%w: ticket is %s", queuepass.ErrTicketNotAdmitted, status)
+		case !at.Before(r.passExp):
+			return fmt.Errorf("%w: pass ran out at %v", queuepass.ErrTicketNotAdmitted, r.passExp)
+		}
+		if err := eb.Bucket(bucketPasses).Delete(passKey(r.passExp, n)); err != nil {
+			return err
+		}
+		r.status, r.ended, r.reason = queuepass.StatusExpired, at, queuepass.ReasonRevoked
+		if err := tb.Put(u64(n), r.marshal()); err != nil {
+			return err
+		}
+		m.Counts.Admitted--
+		m.Counts.Expired++
 		b.touch(eventID)
 		b.setLive(eventID, r.userID, 0)
 		b.setTicket(&t, m, n, &r)
@@ -469,6 +519,7 @@ func publicTicket(m *eventMeta, n uint64, r *ticketRec) queuepass.Ticket {
 		AdmittedAt:    r.admitted,
 		PassExpiresAt: r.passExp,
 		EndedAt:       r.ended,
+		StatusReason:  r.reason,
 	}
 	if t.Status != r.status {
 		t.EndedAt = m.ClosedAt

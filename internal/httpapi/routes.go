@@ -26,6 +26,7 @@ func addRoutes(mux *http.ServeMux, cfg Config) {
 	mux.Handle("DELETE /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleLeave(log, room)))
 	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}/stream", untimed(noStore(handleStream(log, room, cfg.StreamHeartbeat, cfg.Draining))))
 	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/complete", admin(noStore(idem(handleComplete(log, room)))))
+	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/revoke", admin(noStore(idem(handleRevoke(log, room)))))
 
 	// Admissions: admins admit in batches.
 	mux.Handle("POST /v1/events/{event_id}/admissions", admin(noStore(idem(handleAdmit(log, room)))))

@@ -84,6 +84,21 @@ func handleComplete(log *slog.Logger, room *waitroom.Room) http.Handler {
 	})
 }
 
+func handleRevoke(log *slog.Logger, room *waitroom.Room) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := eventID(w, r)
+		if !ok {
+			return
+		}
+		t, err := room.Revoke(r.Context(), id, r.PathValue("ticket_id"))
+		if err != nil {
+			writeProblem(w, problemFor(r.Context(), log, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, ticketOut(t))
+	})
+}
+
 func handleAdmit(log *slog.Logger, room *waitroom.Room) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := eventID(w, r)

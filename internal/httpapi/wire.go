@@ -49,6 +49,7 @@ type ticketJSON struct {
 	EventID              string
 	UserID               string
 	Status               string
+	StatusReason         *string
 	Position             *int
 	Ahead                *int
 	EstimatedWaitSeconds *int
@@ -70,6 +71,12 @@ func (t ticketJSON) MarshalJSON() ([]byte, error) {
 	b = appendString(b, t.UserID)
 	b = append(b, `,"status":`...)
 	b = appendString(b, t.Status)
+	b = append(b, `,"status_reason":`...)
+	if t.StatusReason == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, *t.StatusReason)
+	}
 	b = append(b, `,"position":`...)
 	b = appendInt(b, t.Position)
 	b = append(b, `,"ahead":`...)
@@ -163,6 +170,10 @@ func ticketOut(v waitroom.TicketView) ticketJSON {
 		AdmittedAt:       ts(v.AdmittedAt),
 		PollAfterSeconds: max(1, int(v.PollAfter/time.Second)),
 	}
+	if v.StatusReason != "" {
+		reason := string(v.StatusReason)
+		t.StatusReason = &reason
+	}
 	if v.Status == queuepass.StatusWaiting && v.Position > 0 {
 		pos, ahead := v.Position, v.Position-1
 		t.Position, t.Ahead = &pos, &ahead
@@ -211,18 +222,25 @@ type countsJSON struct {
 }
 
 type statsJSON struct {
-	EventID             string     `json:"event_id"`
-	State               string     `json:"state"`
-	TotalTickets        int        `json:"total_tickets"`
-	Counts              countsJSON `json:"counts"`
-	ActivePasses        int        `json:"active_passes"`
-	AdmittedLastMinute  int        `json:"admitted_last_minute"`
-	AdmissionsPerMinute float64    `json:"admissions_per_minute"`
-	LastAdmissionAt     *timestamp `json:"last_admission_at"`
+	EventID               string     `json:"event_id"`
+	State                 string     `json:"state"`
+	TotalTickets          int        `json:"total_tickets"`
+	Counts                countsJSON `json:"counts"`
+	ActivePasses          int        `json:"active_passes"`
+	AdmittedLastMinute    int        `json:"admitted_last_minute"`
+	AdmittedLast10Minutes int        `json:"admitted_last_10_minutes"`
+	AdmissionsPerMinute   float64    `json:"admissions_per_minute"`
+	MedianWaitSeconds     *int       `json:"median_wait_seconds"`
+	LastAdmissionAt       *timestamp `json:"last_admission_at"`
 }
 
 func statsOut(s waitroom.Stats) statsJSON {
 	c := s.Counts
+	var median *int
+	if s.MedianWait != nil {
+		secs := max(0, int(s.MedianWait.Round(time.Second)/time.Second))
+		median = &secs
+	}
 	return statsJSON{
 		EventID:      s.Event.ID,
 		State:        string(s.Event.State),
@@ -231,10 +249,12 @@ func statsOut(s waitroom.Stats) statsJSON {
 			Prequeue: c.Prequeue, Waiting: c.Waiting, Admitted: c.Admitted, Completed: c.Completed,
 			Left: c.Left, Expired: c.Expired, Closed: c.Closed,
 		},
-		ActivePasses:        s.ActivePasses,
-		AdmittedLastMinute:  s.AdmittedLastMinute,
-		AdmissionsPerMinute: s.AdmissionsPerMinute,
-		LastAdmissionAt:     ts(s.LastAdmissionAt),
+		ActivePasses:          s.ActivePasses,
+		AdmittedLastMinute:    s.AdmittedLastMinute,
+		AdmittedLast10Minutes: s.AdmittedLast10Minutes,
+		AdmissionsPerMinute:   s.AdmissionsPerMinute,
+		MedianWaitSeconds:     median,
+		LastAdmissionAt:       ts(s.LastAdmissionAt),
 	}
 }
 

@@ -363,13 +363,22 @@ func parseEvent(id string, reply []rueidis.RedisMessage) (queuepass.Event, error
 		return bad("recent admissions", err)
 	}
 	for _, b := range batches {
-		atStr, countStr, _ := strings.Cut(b, ":")
+		// at:count, and since batches keep it, :median wait (µs).
+		atStr, rest, _ := strings.Cut(b, ":")
+		countStr, medianStr, hasMedian := strings.Cut(rest, ":")
 		when, err1 := parseMicros(atStr)
 		count, err2 := strconv.Atoi(countStr)
-		if err := errors.Join(err1, err2); err != nil {
+		var median int64
+		var err3 error
+		if hasMedian {
+			median, err3 = strconv.ParseInt(medianStr, 10, 64)
+		}
+		if err := errors.Join(err1, err2, err3); err != nil {
 			return bad("recent admissions", err)
 		}
-		ev.RecentAdmissions = append(ev.RecentAdmissions, queuepass.AdmissionBatch{At: when, Count: count})
+		ev.RecentAdmissions = append(ev.RecentAdmissions, queuepass.AdmissionBatch{
+			At: when, Count: count, MedianWait: time.Duration(median) * time.Microsecond,
+		})
 	}
 	return ev, nil
 }

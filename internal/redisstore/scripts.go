@@ -23,7 +23,7 @@ const (
 type scripts struct {
 	create, read, update, del            *rueidis.Lua
 	join, ticket, leave, admit, complete *rueidis.Lua
-	expire                               *rueidis.Lua
+	revoke, expire                       *rueidis.Lua
 	unindex                              *rueidis.Lua
 	claim, finish, release, purge        *rueidis.Lua
 }
@@ -48,6 +48,7 @@ func newScripts(publish string) scripts {
 		leave:    ev(leaveLua),
 		admit:    ev(admitLua),
 		complete: ev(completeLua),
+		revoke:   ev(revokeLua),
 		expire:   ev(expireLua),
 		unindex:  rueidis.NewLuaScript(unindexLua),
 		claim:    rueidis.NewLuaScript(claimLua),
@@ -93,7 +94,8 @@ local function unlink_buckets(base, count)
   end
 end
 
--- A record is status (1 byte) .. secret (16 bytes) .. "joined,admitted,expires,ended,user".
+-- A record is status (1 byte: p, w, a, c, l, e, x as the status' initial,
+-- q for prequeue or waiting, r for expired by revocation) .. secret (16 bytes) .. "joined,admitted,expires,ended,user".
 local function unpack_rec(rec)
   local j, ad, ex, en, user = string.match(rec, '^([^,]*),([^,]*),([^,]*),([^,]*),(.*)$', 18)
   return rec:sub(1, 1), rec:sub(2, 17), j, ad, ex, en, user
@@ -355,9 +357,11 @@ local got = 0
 if k > 0 then
   local popped = redis.call('ZPOPMIN', L, k)
   local exp = num(tonumber(at) + tonumber(redis.call('HGET', M, 'ttlus')))
+  local waits = {}
   for i = 1, #popped, 2 do
     local n = popped[i]
     local _, sec, j, ad, ex, en, user = unpack_rec(tget(n))
+    waits[#waits + 1] = tonumber(at) - tonumber(j)
     local rec = pack_rec('a', sec, j, at, exp, '', user)
     tset(n, rec)
     redis.call('ZADD', A, exp, n)
@@ -368,7 +372,8 @@ if k > 0 then
   if got > 0 then
     redis.call('HINCRBY', M, 'cw', -got)
     redis.call('HINCRBY', M, 'ca', got)
-    redis.call('RPUSH', R, at .. ':' .. got)
+    table.sort(waits)
+    redis.call('RPUSH', R, at .. ':' .. got .. ':' .. num(waits[math.floor((#waits + 1) / 2)]))
     redis.call('LTRIM', R, -tonumber(ARGV[3]), -1)
     changed()
   end
@@ -394,6 +399,25 @@ tset(n, out)
 redis.call('ZREM', A, n)
 redis.call('HINCRBY', M, 'ca', -1)
 redis.call('HINCRBY', M, 'cc', 1)
+unindex_user(user, n)
+changed()
+return {0, out, 0}
+`
+
+// revokeLua: ARGV = number, secret, at. The revoked record has status r,
+// read as expired with reason revoked.
+const revokeLua = `
+local rec, fail = lookup()
+if not rec then return fail end
+local n, at = ARGV[1], ARGV[3]
+local s, sec, j, ad, ex, en, user = unpack_rec(rec)
+if s == 'r' then return {0, rec, 0} end
+if s ~= 'a' or tonumber(ex) <= tonumber(at) then return {6} end
+local out = pack_rec('r', sec, j, ad, ex, at, user)
+tset(n, out)
+redis.call('ZREM', A, n)
+redis.call('HINCRBY', M, 'ca', -1)
+redis.call('HINCRBY', M, 'ce', 1)
 unindex_user(user, n)
 changed()
 return {0, out, 0}

@@ -57,6 +57,12 @@ func (s *Store) Complete(ctx context.Context, eventID, ticketID string, at time.
 	return s.ticketStep(ctx, "complete", s.scripts.complete, eventID, ticketID, micros(at))
 }
 
+// Revoke makes an admitted ticket whose pass is still valid expired by
+// revocation, in one script call.
+func (s *Store) Revoke(ctx context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
+	return s.ticketStep(ctx, "revoke", s.scripts.revoke, eventID, ticketID, micros(at))
+}
+
 // ticketStep runs a script that takes a ticket's number and secret (and
 // args) and replies with the ticket's record and position. The secret is
 // compared inside the script: Lua compares its interned strings by
@@ -157,25 +163,28 @@ func (s *Store) ExpirePasses(ctx context.Context, eventID string, at time.Time) 
 	return int(n), nil
 }
 
-// status maps the status byte of a viewed record to the status.
-func status(b byte) (queuepass.TicketStatus, bool) {
+// status maps the status byte of a viewed record to the status and its
+// reason.
+func status(b byte) (queuepass.TicketStatus, queuepass.StatusReason, bool) {
 	switch b {
+	case 'r':
+		return queuepass.StatusExpired, queuepass.ReasonRevoked, true
 	case 'p':
-		return queuepass.StatusPrequeue, true
+		return queuepass.StatusPrequeue, "", true
 	case 'w':
-		return queuepass.StatusWaiting, true
+		return queuepass.StatusWaiting, "", true
 	case 'a':
-		return queuepass.StatusAdmitted, true
+		return queuepass.StatusAdmitted, "", true
 	case 'c':
-		return queuepass.StatusCompleted, true
+		return queuepass.StatusCompleted, "", true
 	case 'l':
-		return queuepass.StatusLeft, true
+		return queuepass.StatusLeft, "", true
 	case 'e':
-		return queuepass.StatusExpired, true
+		return queuepass.StatusExpired, "", true
 	case 'x':
-		return queuepass.StatusClosed, true
+		return queuepass.StatusClosed, "", true
 	}
-	return "", false
+	return "", "", false
 }
 
 // parseTicket decodes ticket number's viewed record (status, secret,
@@ -195,7 +204,7 @@ func parseTicket(eventID string, number uint64, recMsg, posMsg rueidis.RedisMess
 	if len(rec) < 1+queuepass.TicketSecretSize+4 {
 		return bad("record", fmt.Errorf("%d bytes", len(rec)))
 	}
-	st, ok := status(rec[0])
+	st, reason, ok := status(rec[0])
 	if !ok {
 		return bad("status", fmt.Errorf("%q", rec[0]))
 	}
@@ -211,6 +220,8 @@ func parseTicket(eventID string, number uint64, recMsg, posMsg rueidis.RedisMess
 		UserID:   f[4],
 		Status:   st,
 		Position: int(pos),
+
+		StatusReason: reason,
 	}
 	for i, dst := range []*time.Time{&tk.JoinedAt, &tk.AdmittedAt, &tk.PassExpiresAt, &tk.EndedAt} {
 		if *dst, err = parseMicros(f[i]); err != nil {

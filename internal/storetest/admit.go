@@ -16,6 +16,9 @@ var admitTests = []subtest{
 	{"ExpiresPassesFirst", testAdmitExpiresFirst},
 	{"RecentAdmissions", testRecentAdmissions},
 	{"Complete", testComplete},
+	{"Revoke", testRevoke},
+	{"RevokeRefused", testRevokeRefused},
+	{"MedianWait", testMedianWait},
 	{"ExpirePasses", testExpirePasses},
 	{"UnknownEvent", testTicketStepsUnknownEvent},
 }

@@ -295,6 +295,7 @@ func ticketDiff(got, want queuepass.Ticket) string {
 	str("EventID", got.EventID, want.EventID)
 	str("UserID", got.UserID, want.UserID)
 	str("Status", string(got.Status), string(want.Status))
+	str("StatusReason", string(got.StatusReason), string(want.StatusReason))
 	if got.Position != want.Position {
 		d = append(d, fmt.Sprintf("Position = %d, want %d", got.Position, want.Position))
 	}

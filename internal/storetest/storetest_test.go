@@ -306,6 +306,20 @@ func (s *memStore) Complete(_ context.Context, eventID, ticketID string, at time
 	})
 }
 
+func (s *memStore) Revoke(_ context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
+	return s.step(eventID, ticketID, func(e *memEvent, tk *queuepass.Ticket) error {
+		switch {
+		case tk.Status == queuepass.StatusAdmitted && tk.PassExpiresAt.After(at):
+			e.end(tk, queuepass.StatusExpired, at)
+			tk.StatusReason = queuepass.ReasonRevoked
+		case tk.Status == queuepass.StatusExpired && tk.StatusReason == queuepass.ReasonRevoked:
+		default:
+			return queuepass.ErrTicketNotAdmitted
+		}
+		return nil
+	})
+}
+
 func (e *memEvent) expire(at time.Time) int {
 	n := 0
 	for _, tk := range e.tickets {
@@ -371,14 +385,16 @@ func (e *memEvent) admit(count int, at time.Time) (queuepass.Admission, error) {
 		n = min(n, max(0, e.ev.MaxActive-e.snapshot().Counts.Admitted))
 	}
 	var adm queuepass.Admission
+	var waits []time.Duration
 	for _, tk := range e.line[:n] {
 		tk.Status, tk.AdmittedAt, tk.PassExpiresAt = queuepass.StatusAdmitted, at, at.Add(e.ev.PassTTL)
 		adm.Tickets = append(adm.Tickets, e.view(tk))
+		waits = append(waits, at.Sub(tk.JoinedAt))
 	}
 	e.line = slices.Delete(e.line, 0, n)
 	adm.Waiting = len(e.line)
 	if n > 0 {
-		e.ev.RecentAdmissions = append(e.ev.RecentAdmissions, queuepass.AdmissionBatch{At: at, Count: n})
+		e.ev.RecentAdmissions = append(e.ev.RecentAdmissions, queuepass.AdmissionBatch{At: at, Count: n, MedianWait: queuepass.MedianWait(waits)})
 		if k := len(e.ev.RecentAdmissions) - queuepass.MaxRecentAdmissions; k > 0 {
 			e.ev.RecentAdmissions = slices.Clone(e.ev.RecentAdmissions[k:])
 		}

@@ -1,9 +1,11 @@
 package waitroom
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/queuepass/queuepass"
@@ -106,6 +108,23 @@ func (r *Room) Complete(ctx context.Context, eventID, ticketID string) (TicketVi
 		return TicketView{}, err
 	}
 	t, err := r.store.Complete(ctx, eventID, ticketID, r.Now())
+	if err != nil {
+		return TicketView{}, err
+	}
+	return r.view(ev, t)
+}
+
+// Revoke ends an admitted user's pass at once, freeing their place: the
+// ticket becomes expired with reason revoked, and VerifyPass refuses the
+// pass with ReasonRevoked from then on. Revoking twice is not an error; a
+// ticket that is not admitted (or whose pass ran out) fails with
+// queuepass.ErrTicketNotAdmitted.
+func (r *Room) Revoke(ctx context.Context, eventID, ticketID string) (TicketView, error) {
+	ev, err := r.Event(ctx, eventID)
+	if err != nil {
+		return TicketView{}, err
+	}
+	t, err := r.store.Revoke(ctx, eventID, ticketID, r.Now())
 	if err != nil {
 		return TicketView{}, err
 	}
@@ -332,12 +351,19 @@ func estimateWait(ev queuepass.Event, position int, now time.Time) (*time.Durati
 
 // Stats is what an operator watches during a drop.
 type Stats struct {
-	Event               queuepass.Event
-	Counts              queuepass.Counts
-	ActivePasses        int
-	AdmittedLastMinute  int
-	AdmissionsPerMinute float64 // observed over the last 10 minutes
-	LastAdmissionAt     time.Time
+	Event                 queuepass.Event
+	Counts                queuepass.Counts
+	ActivePasses          int
+	AdmittedLastMinute    int
+	AdmittedLast10Minutes int
+	AdmissionsPerMinute   float64 // observed over the last 10 minutes
+	LastAdmissionAt       time.Time
+
+	// MedianWait is the median wait (AdmittedAt - JoinedAt) of the tickets
+	// admitted in the last 10 minutes, nil if none were. It is combined
+	// from each batch's MedianWait, weighted by the batch's size: exact for
+	// one batch, and close for many similar ones.
+	MedianWait *time.Duration
 }
 
 // Stats expires the passes that ran out and reports the event's counts and
@@ -355,19 +381,48 @@ func (r *Room) Stats(ctx context.Context, eventID string) (Stats, error) {
 		return Stats{}, err
 	}
 	s := Stats{Event: ev, Counts: ev.Counts, ActivePasses: ev.Counts.Admitted}
+	var recent []queuepass.AdmissionBatch
 	for _, b := range ev.RecentAdmissions {
 		if now.Sub(b.At) <= time.Minute {
 			s.AdmittedLastMinute += b.Count
 		}
+		if now.Sub(b.At) <= statsWindow {
+			s.AdmittedLast10Minutes += b.Count
+			recent = append(recent, b)
+		}
 		if b.At.After(s.LastAdmissionAt) {
 			s.LastAdmissionAt = b.At
 		}
+	}
+	if m, ok := medianOfBatches(recent); ok {
+		s.MedianWait = &m
 	}
 	window := min(statsWindow, max(statsMinWindow, now.Sub(ev.CreatedAt)))
 	if perSecond, ok := admissionRate(ev.RecentAdmissions, now, window, window); ok {
 		s.AdmissionsPerMinute = perSecond * 60
 	}
 	return s, nil
+}
+
+// medianOfBatches returns the weighted median of the batches' MedianWaits,
+// each counted Count times (the lower middle for an even total), or false
+// if the batches admitted no one. It sorts batches in place.
+func medianOfBatches(batches []queuepass.AdmissionBatch) (time.Duration, bool) {
+	total := 0
+	for _, b := range batches {
+		total += b.Count
+	}
+	if total == 0 {
+		return 0, false
+	}
+	slices.SortFunc(batches, func(a, b queuepass.AdmissionBatch) int { return cmp.Compare(a.MedianWait, b.MedianWait) })
+	mid, seen := (total-1)/2, 0
+	for _, b := range batches {
+		if seen += b.Count; seen > mid {
+			return b.MedianWait, true
+		}
+	}
+	return batches[len(batches)-1].MedianWait, true
 }
 
 // Verification is the answer to "is this pass good for this event now?".
@@ -380,6 +435,7 @@ type Verification struct {
 // Reasons that only the server can know, beyond what a pass says itself.
 const (
 	ReasonCompleted     = "completed"      // the protected site completed the visit
+	ReasonRevoked       = "revoked"        // an admin revoked the pass
 	ReasonUnknownTicket = "unknown_ticket" // the ticket or its event no longer exists
 	ReasonExpired       = string(pass.ReasonExpired)
 )
@@ -406,6 +462,8 @@ func (r *Room) VerifyPass(ctx context.Context, token, eventID string) (Verificat
 		return Verification{}, err
 	case t.Status == queuepass.StatusCompleted:
 		return Verification{Reason: ReasonCompleted}, nil
+	case t.StatusReason == queuepass.ReasonRevoked:
+		return Verification{Reason: ReasonRevoked}, nil
 	case t.Status != queuepass.StatusAdmitted:
 		return Verification{Reason: ReasonExpired}, nil
 	}

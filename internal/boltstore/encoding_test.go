@@ -1,0 +1,56 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/queuepass/queuepass"
+)
+
+// TestRecentReadsBothFormats checks that admission histories written
+// before batches kept their median wait still read, with MedianWait 0,
+// and that the current format round-trips.
+func TestRecentReadsBothFormats(t *testing.T) {
+	at := time.Date(2026, 12, 3, 18, 0, 0, 5, time.UTC)
+	var old []byte
+	for _, n := range []uint64{3, 500} {
+		old = appendTime(old, at)
+		old = binary.AppendUvarint(old, n)
+	}
+	got, err := unmarshalRecent(old)
+	want := []queuepass.AdmissionBatch{{At: at, Count: 3}, {At: at, Count: 500}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("unmarshalRecent(old format) = %v, %v; want %v", got, err, want)
+	}
+	want = []queuepass.AdmissionBatch{{At: at, Count: 3, MedianWait: 90 * time.Second}, {At: at.Add(time.Minute), Count: 1}}
+	if got, err := unmarshalRecent(marshalRecent(want)); err != nil || !slices.Equal(got, want) {
+		t.Errorf("unmarshalRecent(marshalRecent(%v)) = %v, %v", want, got, err)
+	}
+	if got, err := unmarshalRecent(nil); err != nil || len(got) != 0 {
+		t.Errorf("unmarshalRecent(nil) = %v, %v; want none", got, err)
+	}
+}
+
+// TestTicketReasonRoundTrips checks that a ticket without a reason keeps
+// the original record format, and one with a reason reads back.
+func TestTicketReasonRoundTrips(t *testing.T) {
+	at := time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
+	for _, r := range []ticketRec{
+		{status: queuepass.StatusAdmitted, slot: 7, userID: "u,1", joined: at, admitted: at, passExp: at.Add(time.Minute)},
+		{status: queuepass.StatusExpired, slot: 7, userID: "u", joined: at, admitted: at, passExp: at.Add(time.Minute), ended: at, reason: queuepass.ReasonRevoked},
+	} {
+		b := r.marshal()
+		if oldFormat := b[0] == ticketFormat; oldFormat != (r.reason == "") {
+			t.Errorf("ticket with reason %q written as format %d", r.reason, b[0])
+		}
+		got, err := unmarshalTicket(b)
+		if err != nil || got != r {
+			t.Errorf("unmarshalTicket(marshal(%+v)) = %+v, %v", r, got, err)
+		}
+	}
+	if _, err := unmarshalTicket([]byte{ticketFormat2, 0}); err == nil {
+		t.Error("unmarshalTicket(truncated format 2) succeeded, want an error")
+	}
+}
