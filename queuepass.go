@@ -68,6 +68,14 @@ type Event struct {
 	PassTTL            time.Duration
 	CreatedAt          time.Time
 
+	// IdleTimeout is how long a waiting ticket may go unread before an
+	// admission skips it as abandoned (see Ticket.Abandoned); 0: never.
+	IdleTimeout time.Duration
+
+	// Abandoned counts the event's tickets that ended abandoned (expired
+	// with ReasonAbandoned). The store keeps it; UpdateEvent ignores it.
+	Abandoned int
+
 	// DrawSeed is the secret that orders the pre-queue at opening
 	// (see DrawOrder). It is set once, at creation, and never changes.
 	DrawSeed [32]byte
@@ -146,6 +154,52 @@ type Ticket struct {
 	// does not: ReasonRevoked for an expired ticket whose pass an admin
 	// revoked; "" otherwise.
 	StatusReason StatusReason
+
+	// LastSeen is when the holder was last recorded reading the ticket
+	// (Store.Touch); zero if never. Stores record it coarsely, so it may lag
+	// the last read by up to SeenGranularity.
+	LastSeen time.Time
+}
+
+// Abandoned reports whether a waiting ticket counts as gone at at under the
+// event's idle timeout: timeout is positive and LastSeen (JoinedAt if never
+// seen, or if later) + timeout <= at.
+func (t Ticket) Abandoned(timeout time.Duration, at time.Time) bool {
+	if timeout <= 0 {
+		return false
+	}
+	seen := t.JoinedAt
+	if t.LastSeen.After(seen) {
+		seen = t.LastSeen
+	}
+	return !seen.Add(timeout).After(at)
+}
+
+// MinSeenGranularity is the least interval between two recorded reads of
+// one ticket.
+const MinSeenGranularity = 5 * time.Second
+
+// SeenGranularity is how stale a ticket's recorded LastSeen may get before
+// a read records it again (Store.Touch): a quarter of the idle timeout, at
+// least MinSeenGranularity. Reads in between cost no write, and a holder
+// who keeps reading is never older than this in the store's eyes, well
+// within the timeout.
+func SeenGranularity(idleTimeout time.Duration) time.Duration {
+	return max(idleTimeout/4, MinSeenGranularity)
+}
+
+// NeedsTouch reports whether a read of t at at should be recorded with
+// Store.Touch: t is waiting or prequeue, the event has an idle timeout, and
+// the last recorded read (or the join) is at least SeenGranularity old.
+func (t Ticket) NeedsTouch(idleTimeout time.Duration, at time.Time) bool {
+	if idleTimeout <= 0 || (t.Status != StatusWaiting && t.Status != StatusPrequeue) {
+		return false
+	}
+	seen := t.JoinedAt
+	if t.LastSeen.After(seen) {
+		seen = t.LastSeen
+	}
+	return at.Sub(seen) >= SeenGranularity(idleTimeout)
 }
 
 // StatusReason says why a ticket reached its final status.
@@ -153,7 +207,8 @@ type StatusReason string
 
 // The reasons a ticket can carry.
 const (
-	ReasonRevoked StatusReason = "revoked" // expired: an admin revoked the pass (Store.Revoke)
+	ReasonRevoked   StatusReason = "revoked"   // expired: an admin revoked the pass (Store.Revoke)
+	ReasonAbandoned StatusReason = "abandoned" // expired: unread for the event's IdleTimeout while waiting
 )
 
 // Admission is the result of one admission step.

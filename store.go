@@ -20,7 +20,7 @@ import (
 // internal/storetest checks every promise made here; run it on any new
 // backend.
 type Store interface {
-	// CreateEvent stores a new event with Version 1, empty Counts and no
+	// CreateEvent stores a new event with Version 1, empty Counts, Abandoned 0 and no
 	// RecentAdmissions, and returns it as stored. It fails with ErrEventExists
 	// if the ID is taken. Events are listed in creation order.
 	CreateEvent(ctx context.Context, ev Event) (Event, error)
@@ -35,7 +35,7 @@ type Store interface {
 	Events(ctx context.Context, after string, limit int) ([]Event, error)
 
 	// UpdateEvent replaces the settings of the stored event with ev's (ID,
-	// CreatedAt and DrawSeed never change) if the stored Version is still
+	// CreatedAt, DrawSeed and Abandoned never change) if the stored Version is still
 	// ev.Version, and returns the event as stored, with Version increased by
 	// one. A stale Version fails with ErrConflict; an unknown event with
 	// ErrEventNotFound. The store does not judge whether a transition is
@@ -73,7 +73,11 @@ type Store interface {
 	// (as ExpirePasses), then admits up to count waiting tickets in line
 	// order, with AdmittedAt = at and PassExpiresAt = at + the event's
 	// PassTTL, never letting the number of admitted tickets exceed the
-	// event's MaxActive when it is positive. It records a batch in
+	// event's MaxActive when it is positive. Walking the line it skips
+	// every waiting ticket that is Abandoned(event's IdleTimeout, at),
+	// making it expired with StatusReason ReasonAbandoned and EndedAt = at
+	// (Counts: Waiting-1, Expired+1; the event's Abandoned+1), in the same
+	// atomic step, so no place goes to someone who is gone. It records a batch in
 	// RecentAdmissions when it admits anyone, with the MedianWait of the
 	// tickets it admitted. An event that is not open fails
 	// with ErrEventNotOpen. Concurrent admissions never skip, repeat or
@@ -84,7 +88,8 @@ type Store interface {
 	// shared by every caller: however many nodes call it, and however
 	// often, the event as a whole admits at that rate. Like Admit it first
 	// expires due passes, admits in line order, respects MaxActive, records
-	// a batch, and fails with ErrEventNotOpen unless the event is open.
+	// a batch, skips abandoned tickets as Admit does, and fails with
+	// ErrEventNotOpen unless the event is open.
 	//
 	// The pace is kept in the store as a mark M per event, in whole
 	// microseconds since the Unix epoch (0 at first). In integers, with
@@ -103,6 +108,13 @@ type Store interface {
 	// leaves M alone. Every product stays below 2^53, so Lua's doubles
 	// compute it exactly too.
 	AdmitPaced(ctx context.Context, eventID string, perMinute int, at time.Time) (Admission, error)
+
+	// Touch records that the holder of a prequeue or waiting ticket read it
+	// at at: LastSeen becomes at unless it is already later. Other
+	// statuses are left alone. It is a write, so callers call it only when
+	// Ticket.NeedsTouch says so, not on every read. It fails with
+	// ErrTicketNotFound or ErrEventNotFound as Ticket does.
+	Touch(ctx context.Context, eventID, ticketID string, at time.Time) error
 
 	// Complete makes an admitted ticket whose pass is still valid at at
 	// completed, with EndedAt = at, and returns it; a completed ticket is

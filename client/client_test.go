@@ -68,7 +68,7 @@ const ticketJSON = `{"id":"tk1","event_id":"ev","user_id":"u1","status":"waiting
 	"pass_expires_at":null,"poll_after_seconds":5}`
 
 const eventJSON = `{"id":"ev","name":"Ev","state":"open","opens_at":null,"closes_at":"2026-12-04T00:00:00Z",
-	"admit_rate_per_minute":0,"max_active":0,"pass_ttl_seconds":900,"waiting":0,"created_at":"2026-12-03T17:00:00Z"}`
+	"admit_rate_per_minute":0,"max_active":0,"pass_ttl_seconds":900,"idle_timeout_seconds":0,"waiting":0,"created_at":"2026-12-03T17:00:00Z"}`
 
 func TestRequests(t *testing.T) {
 	opensAt := time.Date(2026, 12, 3, 19, 0, 0, 500, time.FixedZone("CET", 3600))
@@ -86,11 +86,11 @@ func TestRequests(t *testing.T) {
 			name: "create event",
 			resp: canned{status: 201, body: eventJSON},
 			call: func(ctx context.Context, c *client.Client) error {
-				_, err := c.CreateEvent(ctx, client.CreateEventParams{ID: "ev", Name: "Ev", OpensAt: &opensAt, MaxActive: 5})
+				_, err := c.CreateEvent(ctx, client.CreateEventParams{ID: "ev", Name: "Ev", OpensAt: &opensAt, MaxActive: 5, IdleTimeoutSeconds: 120})
 				return err
 			},
 			method: "POST", uri: "/v1/events", contentType: "application/json", admin: true,
-			body: `{"id":"ev","name":"Ev","opens_at":"2026-12-03T18:00:00Z","max_active":5}`,
+			body: `{"id":"ev","name":"Ev","opens_at":"2026-12-03T18:00:00Z","max_active":5,"idle_timeout_seconds":120}`,
 		},
 		{
 			name: "get event escapes id",
@@ -114,11 +114,11 @@ func TestRequests(t *testing.T) {
 			name: "merge patch sends null to clear",
 			resp: canned{status: 200, body: eventJSON},
 			call: func(ctx context.Context, c *client.Client) error {
-				_, err := c.UpdateEvent(ctx, "ev", client.EventPatch{State: &paused, ClearOpensAt: true, MaxActive: new(0)})
+				_, err := c.UpdateEvent(ctx, "ev", client.EventPatch{State: &paused, ClearOpensAt: true, MaxActive: new(0), IdleTimeoutSeconds: new(0)})
 				return err
 			},
 			method: "PATCH", uri: "/v1/events/ev", contentType: "application/merge-patch+json", admin: true,
-			body: `{"max_active":0,"opens_at":null,"state":"paused"}`,
+			body: `{"idle_timeout_seconds":0,"max_active":0,"opens_at":null,"state":"paused"}`,
 		},
 		{
 			name: "delete event",
@@ -357,14 +357,14 @@ func TestNullableFields(t *testing.T) {
 		body := `{"event_id":"ev","state":"open","total_tickets":3,"counts":{"prequeue":0,"waiting":0,
 			"admitted":3,"completed":0,"left":0,"expired":0,"closed":0},"active_passes":3,
 			"admitted_last_minute":1,"admitted_last_10_minutes":3,"admissions_per_minute":0.3,
-			"median_wait_seconds":null,"last_admission_at":null}`
+			"median_wait_seconds":null,"abandoned":2,"last_admission_at":null}`
 		srv, _ := serve(t, canned{status: 200, body: body})
 		s, err := client.New(srv.URL).Stats(t.Context(), "ev")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.AdmittedLast10Minutes != 3 || s.MedianWaitSeconds != nil {
-			t.Errorf("AdmittedLast10Minutes, MedianWaitSeconds = %d, %v; want 3, nil", s.AdmittedLast10Minutes, deref(s.MedianWaitSeconds))
+		if s.AdmittedLast10Minutes != 3 || s.MedianWaitSeconds != nil || s.Abandoned != 2 {
+			t.Errorf("AdmittedLast10Minutes, MedianWaitSeconds, Abandoned = %d, %v, %d; want 3, nil, 2", s.AdmittedLast10Minutes, deref(s.MedianWaitSeconds), s.Abandoned)
 		}
 	})
 	t.Run("event", func(t *testing.T) {

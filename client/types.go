@@ -20,6 +20,7 @@ type Event struct {
 	AdmitRatePerMinute int                  `json:"admit_rate_per_minute"`
 	MaxActive          int                  `json:"max_active"`
 	PassTTLSeconds     int                  `json:"pass_ttl_seconds"`
+	IdleTimeoutSeconds int                  `json:"idle_timeout_seconds"` // 0: tickets are never abandoned
 	Waiting            int                  `json:"waiting"`
 	CreatedAt          time.Time            `json:"created_at"`
 }
@@ -36,6 +37,7 @@ type CreateEventParams struct {
 	AdmitRatePerMinute int // 0..1000000
 	MaxActive          int // 0..10000000
 	PassTTLSeconds     int // 30..86400; 0 means the server's default
+	IdleTimeoutSeconds int // 0..86400; a waiting ticket unread this long is abandoned; 0: never
 }
 
 // MarshalJSON encodes p as the API expects, times in UTC to the second.
@@ -48,6 +50,7 @@ func (p CreateEventParams) MarshalJSON() ([]byte, error) {
 		AdmitRatePerMinute int       `json:"admit_rate_per_minute,omitempty"`
 		MaxActive          int       `json:"max_active,omitempty"`
 		PassTTLSeconds     int       `json:"pass_ttl_seconds,omitempty"`
+		IdleTimeoutSeconds int       `json:"idle_timeout_seconds,omitempty"`
 	}{
 		ID:                 p.ID,
 		Name:               p.Name,
@@ -56,6 +59,7 @@ func (p CreateEventParams) MarshalJSON() ([]byte, error) {
 		AdmitRatePerMinute: p.AdmitRatePerMinute,
 		MaxActive:          p.MaxActive,
 		PassTTLSeconds:     p.PassTTLSeconds,
+		IdleTimeoutSeconds: p.IdleTimeoutSeconds,
 	})
 }
 
@@ -73,6 +77,7 @@ type EventPatch struct {
 	AdmitRatePerMinute *int
 	MaxActive          *int
 	PassTTLSeconds     *int
+	IdleTimeoutSeconds *int // 0 turns abandonment off
 }
 
 // MarshalJSON encodes p as a merge patch. It fails if a time is both set
@@ -99,6 +104,9 @@ func (p EventPatch) MarshalJSON() ([]byte, error) {
 	}
 	if p.PassTTLSeconds != nil {
 		m["pass_ttl_seconds"] = *p.PassTTLSeconds
+	}
+	if p.IdleTimeoutSeconds != nil {
+		m["idle_timeout_seconds"] = *p.IdleTimeoutSeconds
 	}
 	return json.Marshal(m)
 }
@@ -166,6 +174,7 @@ type Stats struct {
 	AdmittedLast10Minutes int                  `json:"admitted_last_10_minutes"`
 	AdmissionsPerMinute   float64              `json:"admissions_per_minute"` // observed over the last 10 minutes
 	MedianWaitSeconds     *int                 `json:"median_wait_seconds"`   // of the tickets admitted in the last 10 minutes; nil: none were
+	Abandoned             int                  `json:"abandoned"`             // tickets that ended abandoned (also in Counts.Expired)
 	LastAdmissionAt       *time.Time           `json:"last_admission_at"`
 }
 
@@ -176,7 +185,7 @@ type Ticket struct {
 	EventID              string                 `json:"event_id"`
 	UserID               string                 `json:"user_id"`
 	Status               queuepass.TicketStatus `json:"status"`
-	StatusReason         queuepass.StatusReason `json:"status_reason"`          // "" (null), or why a final status was reached: queuepass.ReasonRevoked
+	StatusReason         queuepass.StatusReason `json:"status_reason"`          // "" (null), or why a final status was reached: queuepass.ReasonRevoked or ReasonAbandoned
 	Position             *int                   `json:"position"`               // only while waiting; 1 is next
 	Ahead                *int                   `json:"ahead"`                  // Position - 1
 	EstimatedWaitSeconds *int                   `json:"estimated_wait_seconds"` // nil: no basis for an estimate

@@ -129,6 +129,7 @@ type ticketRec struct {
 	passExp  time.Time
 	ended    time.Time
 	reason   queuepass.StatusReason
+	seen     time.Time // Ticket.LastSeen; zero until Touch
 }
 
 // statuses lists ticket statuses by their stored code; never reorder it.
@@ -155,6 +156,7 @@ func statusCode(s queuepass.TicketStatus) byte {
 var reasons = [...]queuepass.StatusReason{
 	"",
 	queuepass.ReasonRevoked,
+	queuepass.ReasonAbandoned,
 }
 
 func reasonCode(s queuepass.StatusReason) byte {
@@ -167,26 +169,35 @@ func reasonCode(s queuepass.StatusReason) byte {
 }
 
 // The ticket record formats: ticketFormat has no reason, ticketFormat2
-// adds a reason code after the status. A ticket without a reason is
-// written as ticketFormat, as before reasons existed.
+// adds a reason code after the status, ticketFormat3 adds to that a fifth
+// time, LastSeen, after the other four. A ticket is written in the oldest
+// format that holds it, so records without a reason or a LastSeen read as
+// before either existed.
 const (
 	ticketFormat  = 1
 	ticketFormat2 = 2
+	ticketFormat3 = 3
 )
 
 // marshal encodes r as: format, status, [reason,] secret, uvarint slot,
-// four times, then the user ID to the end.
+// four times [, LastSeen], then the user ID to the end.
 func (r *ticketRec) marshal() []byte {
-	b := make([]byte, 0, 3+len(r.secret)+10+4*11+len(r.userID))
-	if r.reason == "" {
-		b = append(b, ticketFormat, statusCode(r.status))
-	} else {
+	b := make([]byte, 0, 3+len(r.secret)+10+5*11+len(r.userID))
+	switch {
+	case !r.seen.IsZero():
+		b = append(b, ticketFormat3, statusCode(r.status), reasonCode(r.reason))
+	case r.reason != "":
 		b = append(b, ticketFormat2, statusCode(r.status), reasonCode(r.reason))
+	default:
+		b = append(b, ticketFormat, statusCode(r.status))
 	}
 	b = append(b, r.secret[:]...)
 	b = binary.AppendUvarint(b, r.slot)
 	for _, t := range [...]time.Time{r.joined, r.admitted, r.passExp, r.ended} {
 		b = appendTime(b, t)
+	}
+	if !r.seen.IsZero() {
+		b = appendTime(b, r.seen)
 	}
 	return append(b, r.userID...)
 }
@@ -200,7 +211,7 @@ func unmarshalTicket(data []byte) (ticketRec, error) {
 	head := 2
 	switch data[0] {
 	case ticketFormat:
-	case ticketFormat2:
+	case ticketFormat2, ticketFormat3:
 		if len(data) < 3 || int(data[2]) >= len(reasons) {
 			return r, errors.New("corrupt ticket record")
 		}
@@ -219,6 +230,9 @@ func unmarshalTicket(data []byte) (ticketRec, error) {
 	r.admitted = d.time()
 	r.passExp = d.time()
 	r.ended = d.time()
+	if data[0] == ticketFormat3 {
+		r.seen = d.time()
+	}
 	if d.err != nil {
 		return r, fmt.Errorf("corrupt ticket record: %w", d.err)
 	}

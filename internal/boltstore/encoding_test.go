@@ -54,3 +54,23 @@ func TestTicketReasonRoundTrips(t *testing.T) {
 		t.Error("unmarshalTicket(truncated format 2) succeeded, want an error")
 	}
 }
+
+// TestTicketLastSeenRoundTrips checks that a ticket with a LastSeen is
+// written as format 3, with or without a reason, and reads back.
+func TestTicketLastSeenRoundTrips(t *testing.T) {
+	at := time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
+	for _, r := range []ticketRec{
+		{status: queuepass.StatusWaiting, slot: 9, userID: "u,2", joined: at, seen: at.Add(15 * time.Second)},
+		{status: queuepass.StatusExpired, slot: 9, userID: "u", joined: at, ended: at.Add(time.Minute), reason: queuepass.ReasonAbandoned, seen: at.Add(time.Second)},
+		{status: queuepass.StatusExpired, slot: 9, userID: "u", joined: at, ended: at.Add(time.Minute), reason: queuepass.ReasonAbandoned},
+	} {
+		b := r.marshal()
+		if format3 := b[0] == ticketFormat3; format3 != !r.seen.IsZero() {
+			t.Errorf("ticket seen at %v written as format %d", r.seen, b[0])
+		}
+		got, err := unmarshalTicket(b)
+		if err != nil || got != r {
+			t.Errorf("unmarshalTicket(marshal(%+v)) = %+v, %v", r, got, err)
+		}
+	}
+}

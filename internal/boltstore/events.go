@@ -29,6 +29,7 @@ func (s *Store) CreateEvent(ctx context.Context, ev queuepass.Event) (queuepass.
 		m := &eventMeta{Event: settings(ev), Seq: s.lastSeq}
 		m.Version = 1
 		m.Counts = queuepass.Counts{}
+		m.Abandoned = 0
 		m.RecentAdmissions = nil
 		m.CreatedAt = utc(ev.CreatedAt)
 
@@ -160,6 +161,7 @@ func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Tim
 		m.AdmitRatePerMinute = set.AdmitRatePerMinute
 		m.MaxActive = set.MaxActive
 		m.PassTTL = set.PassTTL
+		m.IdleTimeout = set.IdleTimeout
 		m.Version++
 		b.touch(ev.ID)
 		switch m.State {

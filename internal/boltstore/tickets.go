@@ -273,6 +273,8 @@ func (b *batch) admitUpTo(m *eventMeta, count int, at time.Time) (queuepass.Admi
 		if adm.Tickets, err = b.admit(m, k, at); err != nil {
 			return queuepass.Admission{}, err
 		}
+	}
+	if len(adm.Tickets) > 0 {
 		waits := make([]time.Duration, len(adm.Tickets))
 		for i, t := range adm.Tickets {
 			waits[i] = t.AdmittedAt.Sub(t.JoinedAt)
@@ -283,34 +285,45 @@ func (b *batch) admitUpTo(m *eventMeta, count int, at time.Time) (queuepass.Admi
 		if err := b.bucket(m.ID).Put(keyRecent, marshalRecent(m.RecentAdmissions)); err != nil {
 			return queuepass.Admission{}, err
 		}
-		b.touch(m.ID)
 	}
 	adm.Waiting = m.Counts.Waiting
 	return adm, nil
 }
 
-// admit pops the first k waiting tickets off the line and admits them.
+// admit pops waiting tickets off the front of the line until it has
+// admitted k or the line is empty. A ticket abandoned at at (the event's
+// IdleTimeout) is not admitted but expired with reason abandoned.
 func (b *batch) admit(m *eventMeta, k int, at time.Time) ([]queuepass.Ticket, error) {
 	eb := b.bucket(m.ID)
 	tb, lb, pb := eb.Bucket(bucketTickets), eb.Bucket(bucketLine), eb.Bucket(bucketPasses)
 	type entry struct{ slot, number uint64 }
-	popped := make([]entry, 0, k)
-	c := lb.Cursor()
-	for key, v := c.First(); key != nil && len(popped) < k; key, v = c.Next() {
-		popped = append(popped, entry{keyU64(key), keyU64(v)})
-	}
+	var popped []entry
 	exp := at.Add(m.PassTTL)
-	tickets := make([]queuepass.Ticket, 0, len(popped))
-	for _, e := range popped {
+	tickets := make([]queuepass.Ticket, 0, k)
+	abandoned := 0
+	c := lb.Cursor()
+	// Deleting through the cursor moves it to the next key; seek again.
+	for key, v := c.First(); key != nil && len(tickets) < k; key, v = c.First() {
+		e := entry{keyU64(key), keyU64(v)}
+		popped = append(popped, e)
 		r, err := getTicket(tb, e.number)
 		if err != nil {
 			return nil, err
 		}
-		r.status, r.admitted, r.passExp = queuepass.StatusAdmitted, at, exp
-		if err := tb.Put(u64(e.number), r.marshal()); err != nil {
+		if err := lb.Delete(key); err != nil {
 			return nil, err
 		}
-		if err := lb.Delete(u64(e.slot)); err != nil {
+		if publicTicket(m, e.number, &r).Abandoned(m.IdleTimeout, at) {
+			r.status, r.ended, r.reason = queuepass.StatusExpired, at, queuepass.ReasonAbandoned
+			if err := tb.Put(u64(e.number), r.marshal()); err != nil {
+				return nil, err
+			}
+			b.setLive(m.ID, r.userID, 0)
+			abandoned++
+			continue
+		}
+		r.status, r.admitted, r.passExp = queuepass.StatusAdmitted, at, exp
+		if err := tb.Put(u64(e.number), r.marshal()); err != nil {
 			return nil, err
 		}
 		if err := pb.Put(passKey(exp, e.number), nil); err != nil {
@@ -319,7 +332,12 @@ func (b *batch) admit(m *eventMeta, k int, at time.Time) ([]queuepass.Ticket, er
 		tickets = append(tickets, publicTicket(m, e.number, &r))
 	}
 	m.Counts.Waiting -= len(popped)
-	m.Counts.Admitted += len(popped)
+	m.Counts.Admitted += len(tickets)
+	m.Counts.Expired += abandoned
+	m.Abandoned += abandoned
+	if len(popped) > 0 {
+		b.touch(m.ID)
+	}
 	id := m.ID
 	b.after(func() {
 		if em := b.s.events[id]; em != nil {
@@ -329,6 +347,34 @@ func (b *batch) admit(m *eventMeta, k int, at time.Time) ([]queuepass.Ticket, er
 		}
 	})
 	return tickets, nil
+}
+
+// Touch records that the holder of a prequeue or waiting ticket read it
+// at at (see queuepass.Store). It writes only when LastSeen moves forward;
+// callers keep such writes coarse (queuepass.Ticket.NeedsTouch).
+func (s *Store) Touch(ctx context.Context, eventID, ticketID string, at time.Time) error {
+	at = utc(at)
+	return s.submit(ctx, func(b *batch) error {
+		m, err := b.event(eventID)
+		if err != nil {
+			return err
+		}
+		tb := b.bucket(eventID).Bucket(bucketTickets)
+		n, r, err := findTicket(tb, ticketID)
+		if err != nil {
+			return err
+		}
+		switch liveStatus(m, n, r.status) {
+		case queuepass.StatusWaiting, queuepass.StatusPrequeue:
+		default:
+			return nil
+		}
+		if !at.After(r.seen) {
+			return nil
+		}
+		r.seen = at
+		return tb.Put(u64(n), r.marshal())
+	})
 }
 
 // Complete makes an admitted ticket whose pass is valid at at completed
@@ -520,6 +566,7 @@ func publicTicket(m *eventMeta, n uint64, r *ticketRec) queuepass.Ticket {
 		PassExpiresAt: r.passExp,
 		EndedAt:       r.ended,
 		StatusReason:  r.reason,
+		LastSeen:      r.seen,
 	}
 	if t.Status != r.status {
 		t.EndedAt = m.ClosedAt

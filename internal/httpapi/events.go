@@ -15,7 +15,7 @@ import (
 // eventFields returns the names of the settings an admin may write, plus
 // extra.
 func eventFields(extra string) []string {
-	return []string{extra, "name", "opens_at", "closes_at", "admit_rate_per_minute", "max_active", "pass_ttl_seconds"}
+	return []string{extra, "name", "opens_at", "closes_at", "admit_rate_per_minute", "max_active", "pass_ttl_seconds", "idle_timeout_seconds"}
 }
 
 // eventSettings reads the settings common to create and patch into p.
@@ -53,6 +53,12 @@ func (o *object) eventSettings(p *waitroom.EventPatch) {
 		d := time.Duration(n) * time.Second
 		p.PassTTL = &d
 	}
+	if _, present, null := o.field("idle_timeout_seconds"); null {
+		o.verr.Add("idle_timeout_seconds", "must be an integer between 0 and %d", int(waitroom.MaxIdleTimeout/time.Second))
+	} else if n, ok := o.int("idle_timeout_seconds", 0, int(waitroom.MaxIdleTimeout/time.Second)); ok && present {
+		d := time.Duration(n) * time.Second
+		p.IdleTimeout = &d
+	}
 }
 
 func handleCreateEvent(log *slog.Logger, room *waitroom.Room) http.Handler {
@@ -82,6 +88,7 @@ func handleCreateEvent(log *slog.Logger, room *waitroom.Room) http.Handler {
 		spec.AdmitRatePerMinute = deref(p.AdmitRatePerMinute)
 		spec.MaxActive = deref(p.MaxActive)
 		spec.PassTTL = deref(p.PassTTL)
+		spec.IdleTimeout = deref(p.IdleTimeout)
 		if err := o.err(); err != nil {
 			writeProblem(w, problemFor(r.Context(), log, err))
 			return

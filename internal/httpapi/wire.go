@@ -22,6 +22,7 @@ type eventJSON struct {
 	AdmitRatePerMinute int        `json:"admit_rate_per_minute"`
 	MaxActive          int        `json:"max_active"`
 	PassTTLSeconds     int        `json:"pass_ttl_seconds"`
+	IdleTimeoutSeconds int        `json:"idle_timeout_seconds"`
 	Waiting            int        `json:"waiting"`
 	CreatedAt          *timestamp `json:"created_at"`
 }
@@ -36,6 +37,7 @@ func eventOut(ev queuepass.Event) eventJSON {
 		AdmitRatePerMinute: ev.AdmitRatePerMinute,
 		MaxActive:          ev.MaxActive,
 		PassTTLSeconds:     int(ev.PassTTL / time.Second),
+		IdleTimeoutSeconds: int(ev.IdleTimeout / time.Second),
 		Waiting:            ev.Counts.Waiting,
 		CreatedAt:          ts(ev.CreatedAt),
 	}
@@ -231,6 +233,7 @@ type statsJSON struct {
 	AdmittedLast10Minutes int        `json:"admitted_last_10_minutes"`
 	AdmissionsPerMinute   float64    `json:"admissions_per_minute"`
 	MedianWaitSeconds     *int       `json:"median_wait_seconds"`
+	Abandoned             int        `json:"abandoned"`
 	LastAdmissionAt       *timestamp `json:"last_admission_at"`
 }
 
@@ -254,6 +257,7 @@ func statsOut(s waitroom.Stats) statsJSON {
 		AdmittedLast10Minutes: s.AdmittedLast10Minutes,
 		AdmissionsPerMinute:   s.AdmissionsPerMinute,
 		MedianWaitSeconds:     median,
+		Abandoned:             s.Abandoned,
 		LastAdmissionAt:       ts(s.LastAdmissionAt),
 	}
 }

@@ -81,3 +81,41 @@ func recentKey(t *testing.T, admin rueidis.Client, id string) string {
 	}
 	return keys[0]
 }
+
+// TestEventsWithoutIdleFieldsRead checks that an event stored before idle
+// timeouts existed (no idle or cab field) reads with IdleTimeout and
+// Abandoned 0, and admits without abandoning anyone.
+func TestEventsWithoutIdleFieldsRead(t *testing.T) {
+	url := redistest.URL(t)
+	admin := adminClient(t, url)
+	s, _ := open(t, url, admin, 1)
+	ctx := t.Context()
+	t0 := time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
+	id := "compat-idle-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := s.CreateEvent(ctx, queuepass.Event{ID: id, Name: "compat", State: queuepass.StateOpen, PassTTL: time.Minute, IdleTimeout: time.Minute, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"a", "b"} {
+		if _, _, err := s.Join(ctx, id, u, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Admit(ctx, id, 1, t0); err != nil { // makes the recent-admissions key
+		t.Fatal(err)
+	}
+	key := recentKey(t, admin, id)
+	meta := key[:len(key)-1] + "m"
+	if err := admin.Do(ctx, admin.B().Hdel().Key(meta).Field("idle", "cab").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.Event(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.IdleTimeout != 0 || ev.Abandoned != 0 {
+		t.Errorf("old event: IdleTimeout %v, Abandoned %d; want 0, 0", ev.IdleTimeout, ev.Abandoned)
+	}
+	if adm, err := s.Admit(ctx, id, 1, t0.Add(time.Hour)); err != nil || len(adm.Tickets) != 1 {
+		t.Errorf("Admit(1) on an old event = %v, %v; want one ticket", adm.Tickets, err)
+	}
+}

@@ -279,6 +279,7 @@ func settingsArgs(ev queuepass.Event) []string {
 		"maxact", strconv.Itoa(ev.MaxActive),
 		"ttl", strconv.FormatInt(int64(ev.PassTTL), 10),
 		"ttlus", strconv.FormatInt(ev.PassTTL.Microseconds(), 10),
+		"idle", strconv.FormatInt(ev.IdleTimeout.Microseconds(), 10),
 	}
 }
 
@@ -338,6 +339,17 @@ func parseEvent(id string, reply []rueidis.RedisMessage) (queuepass.Event, error
 	ttl, err := strconv.ParseInt(f["ttl"], 10, 64)
 	errs = append(errs, err)
 	ev.PassTTL = time.Duration(ttl)
+	// Fields added later are absent from older events: they read as 0.
+	optional := func(k string) int64 {
+		if f[k] == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(f[k], 10, 64)
+		errs = append(errs, err)
+		return n
+	}
+	ev.IdleTimeout = time.Duration(optional("idle")) * time.Microsecond
+	ev.Abandoned = int(optional("cab"))
 	ver, err := strconv.ParseUint(f["ver"], 10, 64)
 	errs = append(errs, err)
 	ev.Version = ver

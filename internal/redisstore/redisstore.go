@@ -15,6 +15,7 @@
 //	P qp:{id}:u:B  hashes: user ID → number of the user's live ticket, 8192 buckets B by a hash of the user ID
 //	P qp:{id}:a  sorted set: admitted ticket numbers scored by PassExpiresAt (µs)
 //	P qp:{id}:r  list: the RecentAdmissions, "at:count"
+//	P qp:{id}:s  hash: ticket number → when its holder was last seen (µs, Store.Touch); prequeue and waiting tickets
 //
 // and the pub/sub channel P qp:{id}:w, on which every script that changes
 // the event publishes (SPUBLISH, a shard channel, on a cluster) for Watch,

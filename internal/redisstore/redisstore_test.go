@@ -164,6 +164,9 @@ func (a *alternating) Complete(ctx context.Context, eventID, ticketID string, at
 func (a *alternating) Revoke(ctx context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
 	return a.next().Revoke(ctx, eventID, ticketID, at)
 }
+func (a *alternating) Touch(ctx context.Context, eventID, ticketID string, at time.Time) error {
+	return a.next().Touch(ctx, eventID, ticketID, at)
+}
 func (a *alternating) ExpirePasses(ctx context.Context, eventID string, at time.Time) (int, error) {
 	return a.next().ExpirePasses(ctx, eventID, at)
 }

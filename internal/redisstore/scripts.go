@@ -23,7 +23,7 @@ const (
 type scripts struct {
 	create, read, update, del            *rueidis.Lua
 	join, ticket, leave, admit, complete *rueidis.Lua
-	revoke, expire                       *rueidis.Lua
+	revoke, expire, touch                *rueidis.Lua
 	unindex                              *rueidis.Lua
 	claim, finish, release, purge        *rueidis.Lua
 }
@@ -50,6 +50,7 @@ func newScripts(publish string) scripts {
 		complete: ev(completeLua),
 		revoke:   ev(revokeLua),
 		expire:   ev(expireLua),
+		touch:    ev(touchLua),
 		unindex:  rueidis.NewLuaScript(unindexLua),
 		claim:    rueidis.NewLuaScript(claimLua),
 		finish:   rueidis.NewLuaScript(finishLua),
@@ -65,6 +66,12 @@ const prelude = `
 local M, T, L, P, U, A, R = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
 local function num(x) return string.format('%.0f', x) end
+
+-- S, named like the event's keys with the suffix s, is a hash: ticket
+-- number → when its holder was last seen (µs; Store.Touch), for prequeue
+-- and waiting tickets only. seen returns a ticket's entry or ''.
+local S = string.sub(M, 1, -2) .. 's'
+local function seen(n) return redis.call('HGET', S, n) or '' end
 
 -- changed tells the event's watchers (Store.Watch) that it changed, on the
 -- channel named like the event's keys with the suffix w: P qp:{id}:w.
@@ -95,7 +102,8 @@ local function unlink_buckets(base, count)
 end
 
 -- A record is status (1 byte: p, w, a, c, l, e, x as the status' initial,
--- q for prequeue or waiting, r for expired by revocation) .. secret (16 bytes) .. "joined,admitted,expires,ended,user".
+-- q for prequeue or waiting, r for expired by revocation, b for expired
+-- by abandonment) .. secret (16 bytes) .. "joined,admitted,expires,ended,user".
 local function unpack_rec(rec)
   local j, ad, ex, en, user = string.match(rec, '^([^,]*),([^,]*),([^,]*),([^,]*),(.*)$', 18)
   return rec:sub(1, 1), rec:sub(2, 17), j, ad, ex, en, user
@@ -170,7 +178,7 @@ return event_reply()
 `
 
 // updateLua: ARGV = version, at, draw ("1" if an order follows), state,
-// name, opens, closes, rate, maxact, ttl, ttlus, then the pre-queue's
+// name, opens, closes, rate, maxact, ttl, ttlus, idle, then the pre-queue's
 // numbers in draw order.
 const updateLua = `
 local ver = redis.call('HGET', M, 'ver')
@@ -188,14 +196,14 @@ if to == 'open' or to == 'paused' then
       end
       return out
     end
-    if #ARGV - 11 ~= p then return {10} end
-    for i = 12, #ARGV do
+    if #ARGV - 12 ~= p then return {10} end
+    for i = 13, #ARGV do
       if not redis.call('ZSCORE', P, ARGV[i]) then return {10} end
     end
     local slot = tonumber(redis.call('HGET', M, 'slot'))
     local batch = {}
-    for i = 12, #ARGV do
-      batch[#batch + 1] = num(slot + i - 11)
+    for i = 13, #ARGV do
+      batch[#batch + 1] = num(slot + i - 12)
       batch[#batch + 1] = ARGV[i]
       if #batch >= 1000 then
         redis.call('ZADD', L, unpack(batch))
@@ -209,6 +217,8 @@ if to == 'open' or to == 'paused' then
     redis.call('HINCRBY', M, 'cp', -p)
   end
 elseif to == 'closed' then
+  -- No ticket waits any more: last seen times are of no use.
+  redis.call('UNLINK', S)
   if tonumber(redis.call('HGET', M, 'cb')) == 0 then
     -- The first closing: every prequeue or waiting ticket numbered below
     -- cb reads as closed at cat, without touching the records.
@@ -234,7 +244,7 @@ elseif to == 'closed' then
   end
 end
 redis.call('HSET', M, 'state', to, 'name', ARGV[5], 'opens', ARGV[6], 'closes', ARGV[7],
-  'rate', ARGV[8], 'maxact', ARGV[9], 'ttl', ARGV[10], 'ttlus', ARGV[11])
+  'rate', ARGV[8], 'maxact', ARGV[9], 'ttl', ARGV[10], 'ttlus', ARGV[11], 'idle', ARGV[12])
 redis.call('HINCRBY', M, 'ver', 1)
 changed()
 return event_reply()
@@ -245,7 +255,7 @@ local seq = redis.call('HGET', M, 'seq')
 if not seq then return {1} end
 unlink_buckets(U, USER_BUCKETS)
 unlink_buckets(T, math.floor(tonumber(redis.call('HGET', M, 'num')) / TICKETS_PER_BUCKET) + 1)
-redis.call('UNLINK', M, L, P, A, R)
+redis.call('UNLINK', M, L, P, A, R, S)
 changed()
 return {0, seq}
 `
@@ -262,7 +272,7 @@ if n then
   if rec then
     local v, pos = view(n, rec)
     local s = v:sub(1, 1)
-    if s == 'p' or s == 'w' or s == 'a' then return {0, 0, n, v, pos} end
+    if s == 'p' or s == 'w' or s == 'a' then return {0, 0, n, v, pos, seen(n)} end
   end
 end
 n = num(redis.call('HINCRBY', M, 'num', 1))
@@ -286,7 +296,20 @@ const ticketLua = `
 local rec, fail = lookup()
 if not rec then return fail end
 local v, pos = view(ARGV[1], rec)
-return {0, v, pos}
+return {0, v, pos, seen(ARGV[1])}
+`
+
+// touchLua: ARGV = number, secret, at. It records at as the ticket's last
+// seen time if the ticket is prequeue or waiting and at is later.
+const touchLua = `
+local rec, fail = lookup()
+if not rec then return fail end
+local n, at = ARGV[1], ARGV[3]
+local s = view(n, rec):sub(1, 1)
+if s ~= 'p' and s ~= 'w' then return {0} end
+local cur = redis.call('HGET', S, n)
+if not cur or tonumber(at) > tonumber(cur) then redis.call('HSET', S, n, at) end
+return {0}
 `
 
 // leaveLua: ARGV = number, secret, at.
@@ -309,6 +332,7 @@ end
 local _, sec, j, ad, ex, en, user = unpack_rec(rec)
 local out = pack_rec('l', sec, j, ad, ex, ARGV[3], user)
 tset(n, out)
+redis.call('HDEL', S, n)
 redis.call('HINCRBY', M, 'cl', 1)
 unindex_user(user, n)
 changed()
@@ -353,30 +377,53 @@ if maxact > 0 then
   if room < k then k = room end
 end
 local out = {0, 0}
-local got = 0
+local got, gone = 0, 0
 if k > 0 then
-  local popped = redis.call('ZPOPMIN', L, k)
   local exp = num(tonumber(at) + tonumber(redis.call('HGET', M, 'ttlus')))
+  local idle = tonumber(redis.call('HGET', M, 'idle') or '0')
   local waits = {}
-  for i = 1, #popped, 2 do
-    local n = popped[i]
-    local _, sec, j, ad, ex, en, user = unpack_rec(tget(n))
-    waits[#waits + 1] = tonumber(at) - tonumber(j)
-    local rec = pack_rec('a', sec, j, at, exp, '', user)
-    tset(n, rec)
-    redis.call('ZADD', A, exp, n)
-    out[#out + 1] = n
-    out[#out + 1] = rec
+  -- Pop until k are admitted or the line is empty; a ticket unseen for
+  -- the idle timeout is expired as abandoned instead (status b).
+  while got < k do
+    local popped = redis.call('ZPOPMIN', L, k - got)
+    if #popped == 0 then break end
+    for i = 1, #popped, 2 do
+      local n = popped[i]
+      local _, sec, j, ad, ex, en, user = unpack_rec(tget(n))
+      local last = tonumber(j)
+      local sn = redis.call('HGET', S, n)
+      if sn then
+        redis.call('HDEL', S, n)
+        if tonumber(sn) > last then last = tonumber(sn) end
+      end
+      if idle > 0 and last + idle <= tonumber(at) then
+        tset(n, pack_rec('b', sec, j, ad, ex, at, user))
+        unindex_user(user, n)
+        gone = gone + 1
+      else
+        waits[#waits + 1] = tonumber(at) - tonumber(j)
+        local rec = pack_rec('a', sec, j, at, exp, '', user)
+        tset(n, rec)
+        redis.call('ZADD', A, exp, n)
+        out[#out + 1] = n
+        out[#out + 1] = rec
+        got = got + 1
+      end
+    end
   end
-  got = #popped / 2
+  if gone > 0 then
+    redis.call('HINCRBY', M, 'cw', -gone)
+    redis.call('HINCRBY', M, 'ce', gone)
+    redis.call('HINCRBY', M, 'cab', gone)
+  end
   if got > 0 then
     redis.call('HINCRBY', M, 'cw', -got)
     redis.call('HINCRBY', M, 'ca', got)
     table.sort(waits)
     redis.call('RPUSH', R, at .. ':' .. got .. ':' .. num(waits[math.floor((#waits + 1) / 2)]))
     redis.call('LTRIM', R, -tonumber(ARGV[3]), -1)
-    changed()
   end
+  if got + gone > 0 then changed() end
 end
 if mark then
   if got > 0 then mark = mark + idiv(got * minute + p - 1, p) end

@@ -26,7 +26,7 @@ func (s *Store) Join(ctx context.Context, eventID, userID string, at time.Time) 
 	if err := codeErr(code, eventID); err != nil {
 		return queuepass.Ticket{}, false, err
 	}
-	if len(reply) != 4 {
+	if len(reply) != 4 && len(reply) != 5 {
 		return queuepass.Ticket{}, false, fmt.Errorf("%w: join reply of %d elements", errCorrupt, len(reply))
 	}
 	created, err := reply[0].AsInt64()
@@ -38,7 +38,31 @@ func (s *Store) Join(ctx context.Context, eventID, userID string, at time.Time) 
 		return queuepass.Ticket{}, false, fmt.Errorf("%w: join reply: %w", errCorrupt, err)
 	}
 	tk, err := parseTicket(eventID, number, reply[2], reply[3])
+	if err == nil && len(reply) == 5 {
+		tk.LastSeen, err = parseSeen(reply[4])
+	}
 	return tk, created == 1, err
+}
+
+// parseSeen decodes a ticket's last seen time as the scripts' seen
+// returns it ("" when never seen).
+func parseSeen(msg rueidis.RedisMessage) (time.Time, error) {
+	s, err := msg.ToString()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: last seen: %w", errCorrupt, err)
+	}
+	t, err := parseMicros(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: last seen: %w", errCorrupt, err)
+	}
+	return t, nil
+}
+
+// Touch records that the holder of a prequeue or waiting ticket read it at
+// at, in one script call that writes only when the recorded time moves on.
+func (s *Store) Touch(ctx context.Context, eventID, ticketID string, at time.Time) error {
+	_, err := s.ticketStep(ctx, "touch", s.scripts.touch, eventID, ticketID, micros(at))
+	return err
 }
 
 // Ticket returns a ticket with its current Position, in one script call.
@@ -84,10 +108,18 @@ func (s *Store) ticketStep(ctx context.Context, op string, sc *rueidis.Lua, even
 	if err := codeErr(code, eventID); err != nil {
 		return queuepass.Ticket{}, err
 	}
-	if len(reply) != 2 {
+	switch len(reply) {
+	case 0: // a step that replies with its code alone (touch)
+		return queuepass.Ticket{}, nil
+	case 2, 3:
+	default:
 		return queuepass.Ticket{}, fmt.Errorf("%w: %s reply of %d elements", errCorrupt, op, len(reply))
 	}
-	return parseTicket(eventID, number, reply[0], reply[1])
+	tk, err := parseTicket(eventID, number, reply[0], reply[1])
+	if err == nil && len(reply) == 3 {
+		tk.LastSeen, err = parseSeen(reply[2])
+	}
+	return tk, err
 }
 
 // Admit expires the passes that ran out, then admits up to count waiting
@@ -169,6 +201,8 @@ func status(b byte) (queuepass.TicketStatus, queuepass.StatusReason, bool) {
 	switch b {
 	case 'r':
 		return queuepass.StatusExpired, queuepass.ReasonRevoked, true
+	case 'b':
+		return queuepass.StatusExpired, queuepass.ReasonAbandoned, true
 	case 'p':
 		return queuepass.StatusPrequeue, "", true
 	case 'w':

@@ -331,6 +331,9 @@ func settingsDiff(got, want queuepass.Event) string {
 			d = append(d, fmt.Sprintf("%s = %v, want %v", c.name, c.got, c.want))
 		}
 	}
+	if got.IdleTimeout != want.IdleTimeout {
+		d = append(d, fmt.Sprintf("IdleTimeout = %v, want %v", got.IdleTimeout, want.IdleTimeout))
+	}
 	if got.AdmitRatePerMinute != want.AdmitRatePerMinute {
 		d = append(d, fmt.Sprintf("AdmitRatePerMinute = %d, want %d", got.AdmitRatePerMinute, want.AdmitRatePerMinute))
 	}

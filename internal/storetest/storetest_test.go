@@ -122,7 +122,7 @@ func (s *memStore) CreateEvent(_ context.Context, ev queuepass.Event) (queuepass
 	if _, ok := s.events[ev.ID]; ok {
 		return queuepass.Event{}, queuepass.ErrEventExists
 	}
-	ev.Version, ev.Counts, ev.RecentAdmissions = 1, queuepass.Counts{}, nil
+	ev.Version, ev.Counts, ev.RecentAdmissions, ev.Abandoned = 1, queuepass.Counts{}, nil, 0
 	e := &memEvent{ev: ev, live: map[string]*queuepass.Ticket{}}
 	s.events[ev.ID] = e
 	s.order = append(s.order, ev.ID)
@@ -178,6 +178,7 @@ func (s *memStore) UpdateEvent(_ context.Context, ev queuepass.Event, at time.Ti
 	}
 	from := e.ev.State
 	ev.CreatedAt, ev.DrawSeed, ev.Version = e.ev.CreatedAt, e.ev.DrawSeed, e.ev.Version+1
+	ev.Abandoned = e.ev.Abandoned
 	ev.Counts, ev.RecentAdmissions = queuepass.Counts{}, e.ev.RecentAdmissions
 	e.ev = ev
 	switch {
@@ -320,6 +321,16 @@ func (s *memStore) Revoke(_ context.Context, eventID, ticketID string, at time.T
 	})
 }
 
+func (s *memStore) Touch(_ context.Context, eventID, ticketID string, at time.Time) error {
+	_, err := s.step(eventID, ticketID, func(_ *memEvent, tk *queuepass.Ticket) error {
+		if (tk.Status == queuepass.StatusPrequeue || tk.Status == queuepass.StatusWaiting) && at.After(tk.LastSeen) {
+			tk.LastSeen = at
+		}
+		return nil
+	})
+	return err
+}
+
 func (e *memEvent) expire(at time.Time) int {
 	n := 0
 	for _, tk := range e.tickets {
@@ -386,12 +397,20 @@ func (e *memEvent) admit(count int, at time.Time) (queuepass.Admission, error) {
 	}
 	var adm queuepass.Admission
 	var waits []time.Duration
-	for _, tk := range e.line[:n] {
+	for len(adm.Tickets) < n && len(e.line) > 0 {
+		tk := e.line[0]
+		if tk.Abandoned(e.ev.IdleTimeout, at) {
+			e.end(tk, queuepass.StatusExpired, at)
+			tk.StatusReason = queuepass.ReasonAbandoned
+			e.ev.Abandoned++
+			continue
+		}
+		e.line = e.line[1:]
 		tk.Status, tk.AdmittedAt, tk.PassExpiresAt = queuepass.StatusAdmitted, at, at.Add(e.ev.PassTTL)
 		adm.Tickets = append(adm.Tickets, e.view(tk))
 		waits = append(waits, at.Sub(tk.JoinedAt))
 	}
-	e.line = slices.Delete(e.line, 0, n)
+	n = len(adm.Tickets)
 	adm.Waiting = len(e.line)
 	if n > 0 {
 		e.ev.RecentAdmissions = append(e.ev.RecentAdmissions, queuepass.AdmissionBatch{At: at, Count: n, MedianWait: queuepass.MedianWait(waits)})

@@ -23,6 +23,7 @@ const (
 	MinPassTTL     = 30 * time.Second
 	MaxPassTTL     = 24 * time.Hour
 	DefaultPassTTL = 15 * time.Minute
+	MaxIdleTimeout = 24 * time.Hour
 	MaxAdmitCount  = 10000
 	MaxAdmitRate   = 1_000_000
 	MaxMaxActive   = 10_000_000
@@ -94,6 +95,7 @@ type EventSpec struct {
 	AdmitRatePerMinute int
 	MaxActive          int
 	PassTTL            time.Duration
+	IdleTimeout        time.Duration // 0: tickets are never abandoned
 }
 
 // CreateEvent creates an event: scheduled when OpensAt is in the future,
@@ -121,6 +123,7 @@ func (r *Room) CreateEvent(ctx context.Context, spec EventSpec) (queuepass.Event
 		AdmitRatePerMinute: spec.AdmitRatePerMinute,
 		MaxActive:          spec.MaxActive,
 		PassTTL:            spec.PassTTL,
+		IdleTimeout:        spec.IdleTimeout,
 		CreatedAt:          now,
 	}
 	if ev.ID == "" {
@@ -257,6 +260,7 @@ type EventPatch struct {
 	AdmitRatePerMinute *int
 	MaxActive          *int
 	PassTTL            *time.Duration
+	IdleTimeout        *time.Duration
 }
 
 // UpdateEvent applies a patch. A state change must follow the lifecycle
@@ -315,6 +319,9 @@ func applyPatch(ev queuepass.Event, p EventPatch, now time.Time) (queuepass.Even
 	if p.PassTTL != nil {
 		ev.PassTTL = *p.PassTTL
 	}
+	if p.IdleTimeout != nil {
+		ev.IdleTimeout = *p.IdleTimeout
+	}
 	if p.OpensAt != nil && !p.OpensAt.Equal(ev.OpensAt) {
 		switch {
 		case ev.State != queuepass.StateScheduled:
@@ -352,7 +359,7 @@ func applyPatch(ev queuepass.Event, p EventPatch, now time.Time) (queuepass.Even
 func sameSettings(a, b queuepass.Event) bool {
 	return a.Name == b.Name && a.State == b.State && a.OpensAt.Equal(b.OpensAt) &&
 		a.ClosesAt.Equal(b.ClosesAt) && a.AdmitRatePerMinute == b.AdmitRatePerMinute &&
-		a.MaxActive == b.MaxActive && a.PassTTL == b.PassTTL
+		a.MaxActive == b.MaxActive && a.PassTTL == b.PassTTL && a.IdleTimeout == b.IdleTimeout
 }
 
 // allowed reports whether the lifecycle permits from → to.

@@ -52,6 +52,9 @@ func (r *Room) Join(ctx context.Context, eventID, userID string) (TicketView, bo
 			t, created, err = r.store.Join(ctx, eventID, userID, now)
 		}
 	}
+	if err == nil {
+		t, err = r.seen(ctx, ev, t, now)
+	}
 	if err != nil {
 		return TicketView{}, false, err
 	}
@@ -67,10 +70,34 @@ func (r *Room) Ticket(ctx context.Context, eventID, ticketID string) (TicketView
 		return TicketView{}, err
 	}
 	t, err := r.store.Ticket(ctx, eventID, ticketID)
+	if err == nil {
+		t, err = r.seen(ctx, ev, t, r.Now())
+	}
 	if err != nil {
 		return TicketView{}, err
 	}
 	return r.view(ev, t)
+}
+
+// seen records that t's holder read it at now, for the event's idle
+// timeout (queuepass.Ticket.Abandoned), and returns t as recorded.
+//
+// Reads stay cheap: the store's Ticket and Join already return LastSeen,
+// so the decision costs nothing, and a write (Store.Touch) happens only
+// when the recorded time is queuepass.SeenGranularity old: a quarter of
+// the timeout, at least 5 s. A holder who polls or streams is therefore
+// at most that stale in the store, well within the timeout, and each
+// waiting ticket costs at most one small write per granularity, however
+// often it is read. Events without an idle timeout never write.
+func (r *Room) seen(ctx context.Context, ev queuepass.Event, t queuepass.Ticket, now time.Time) (queuepass.Ticket, error) {
+	if !t.NeedsTouch(ev.IdleTimeout, now) {
+		return t, nil
+	}
+	if err := r.store.Touch(ctx, ev.ID, t.ID, now); err != nil {
+		return t, err
+	}
+	t.LastSeen = now
+	return t, nil
 }
 
 // Leave takes a ticket out of the line. Leaving twice is not an error; a
@@ -356,6 +383,7 @@ type Stats struct {
 	ActivePasses          int
 	AdmittedLastMinute    int
 	AdmittedLast10Minutes int
+	Abandoned             int     // tickets that ended abandoned (Event.Abandoned)
 	AdmissionsPerMinute   float64 // observed over the last 10 minutes
 	LastAdmissionAt       time.Time
 
@@ -380,7 +408,7 @@ func (r *Room) Stats(ctx context.Context, eventID string) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	s := Stats{Event: ev, Counts: ev.Counts, ActivePasses: ev.Counts.Admitted}
+	s := Stats{Event: ev, Counts: ev.Counts, ActivePasses: ev.Counts.Admitted, Abandoned: ev.Abandoned}
 	var recent []queuepass.AdmissionBatch
 	for _, b := range ev.RecentAdmissions {
 		if now.Sub(b.At) <= time.Minute {

@@ -3,6 +3,8 @@ package waitroom
 import (
 	"context"
 	"time"
+
+	"github.com/queuepass/queuepass"
 )
 
 // UpdateInterval is the least time between two updates that Updates sends
@@ -44,18 +46,26 @@ func (r *Room) Updates(ctx context.Context, eventID, ticketID string) (<-chan Ti
 		close(out)
 		return out, nil
 	}
+	var idle time.Duration
+	if ev, err := r.recentEvent(ctx, eventID); err == nil {
+		idle = ev.IdleTimeout
+	}
 	go func() {
 		defer cancel()
 		defer close(out)
-		r.follow(ctx, eventID, ticketID, v, sentAt, changes, out)
+		r.follow(ctx, eventID, ticketID, v, sentAt, idle, changes, out)
 	}()
 	return out, nil
 }
 
-// follow is Updates' loop, after the first view.
-func (r *Room) follow(ctx context.Context, eventID, ticketID string, last TicketView, sentAt time.Time, changes <-chan struct{}, out chan<- TicketView) {
-	// The timer wakes the loop when a held-back update is due, or when an
-	// admitted ticket's pass runs out (which no store step announces).
+// follow is Updates' loop, after the first view. idle is the event's idle
+// timeout when the stream began.
+func (r *Room) follow(ctx context.Context, eventID, ticketID string, last TicketView, sentAt time.Time, idle time.Duration, changes <-chan struct{}, out chan<- TicketView) {
+	// The timer wakes the loop when a held-back update is due, when an
+	// admitted ticket's pass runs out (which no store step announces), and,
+	// while the ticket waits in an event with an idle timeout, once per
+	// queuepass.SeenGranularity: the read then records that the holder is
+	// still there, so an open stream keeps its ticket from abandonment.
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	pending := false
@@ -67,6 +77,11 @@ func (r *Room) follow(ctx context.Context, eventID, ticketID string, last Ticket
 		if !last.PassExpiresAt.IsZero() && last.Status.Live() {
 			if e := max(0, last.PassExpiresAt.Sub(r.Now())); d < 0 || e < d {
 				d = e
+			}
+		}
+		if idle > 0 && (last.Status == queuepass.StatusWaiting || last.Status == queuepass.StatusPrequeue) {
+			if g := queuepass.SeenGranularity(idle); d < 0 || g < d {
+				d = g
 			}
 		}
 		if d < 0 {
