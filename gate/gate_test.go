@@ -18,32 +18,16 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/queuepass/queuepass/gate"
+	"github.com/queuepass/queuepass/internal/clocktest"
 	"github.com/queuepass/queuepass/internal/pass"
 )
+
+// clock is a hand-moved clock.
+type clock = clocktest.Clock
 
 var t0 = time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
 
 const event = "tour-2027"
-
-// clock is a hand-moved clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // jwksServer serves a JWK Set that tests can change, and counts fetches.
 type jwksServer struct {
@@ -135,7 +119,7 @@ type rig struct {
 
 func newRig(t *testing.T, ks *pass.KeySet, configure func(*gate.Config)) *rig {
 	t.Helper()
-	r := &rig{t: t, clock: &clock{t: t0.Add(time.Minute)}, jwks: newJWKSServer(t, ks)}
+	r := &rig{t: t, clock: clocktest.New(t0.Add(time.Minute)), jwks: newJWKSServer(t, ks)}
 	cfg := gate.Config{EventID: event, JWKSURL: r.jwks.url, Now: r.clock.Now}
 	configure(&cfg)
 	g, err := gate.New(cfg)
@@ -612,7 +596,7 @@ func TestKeysUnavailable(t *testing.T) {
 
 func TestStaticJWKS(t *testing.T) {
 	ks, other := pass.Generate(), pass.Generate()
-	c := &clock{t: t0}
+	c := clocktest.New(t0)
 	g, err := gate.New(gate.Config{EventID: event, JWKS: ks.JWKS(), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -144,16 +144,11 @@ func (s *Store) Leave(ctx context.Context, eventID, ticketID string, at time.Tim
 	at = utc(at)
 	var t queuepass.Ticket
 	err := s.submit(ctx, func(b *batch) error {
-		m, err := b.event(eventID)
+		op, err := b.findTicket(eventID, ticketID)
 		if err != nil {
 			return err
 		}
-		eb := b.bucket(eventID)
-		tb := eb.Bucket(bucketTickets)
-		n, r, err := findTicket(tb, ticketID)
-		if err != nil {
-			return err
-		}
+		m, eb, tb, n, r := op.m, op.eb, op.tb, op.n, op.r
 		switch status := liveStatus(m, n, r.status); status {
 		case queuepass.StatusLeft:
 			b.setTicket(&t, m, n, &r)
@@ -355,15 +350,11 @@ func (b *batch) admit(m *eventMeta, k int, at time.Time) ([]queuepass.Ticket, er
 func (s *Store) Touch(ctx context.Context, eventID, ticketID string, at time.Time) error {
 	at = utc(at)
 	return s.submit(ctx, func(b *batch) error {
-		m, err := b.event(eventID)
+		op, err := b.findTicket(eventID, ticketID)
 		if err != nil {
 			return err
 		}
-		tb := b.bucket(eventID).Bucket(bucketTickets)
-		n, r, err := findTicket(tb, ticketID)
-		if err != nil {
-			return err
-		}
+		m, tb, n, r := op.m, op.tb, op.n, op.r
 		switch liveStatus(m, n, r.status) {
 		case queuepass.StatusWaiting, queuepass.StatusPrequeue:
 		default:
@@ -384,16 +375,11 @@ func (s *Store) Complete(ctx context.Context, eventID, ticketID string, at time.
 	at = utc(at)
 	var t queuepass.Ticket
 	err := s.submit(ctx, func(b *batch) error {
-		m, err := b.event(eventID)
+		op, err := b.findTicket(eventID, ticketID)
 		if err != nil {
 			return err
 		}
-		eb := b.bucket(eventID)
-		tb := eb.Bucket(bucketTickets)
-		n, r, err := findTicket(tb, ticketID)
-		if err != nil {
-			return err
-		}
+		m, eb, tb, n, r := op.m, op.eb, op.tb, op.n, op.r
 		switch status := liveStatus(m, n, r.status); {
 		case status == queuepass.StatusCompleted:
 			b.setTicket(&t, m, n, &r)
@@ -430,16 +416,11 @@ func (s *Store) Revoke(ctx context.Context, eventID, ticketID string, at time.Ti
 	at = utc(at)
 	var t queuepass.Ticket
 	err := s.submit(ctx, func(b *batch) error {
-		m, err := b.event(eventID)
+		op, err := b.findTicket(eventID, ticketID)
 		if err != nil {
 			return err
 		}
-		eb := b.bucket(eventID)
-		tb := eb.Bucket(bucketTickets)
-		n, r, err := findTicket(tb, ticketID)
-		if err != nil {
-			return err
-		}
+		m, eb, tb, n, r := op.m, op.eb, op.tb, op.n, op.r
 		switch status := liveStatus(m, n, r.status); {
 		case status == queuepass.StatusExpired && r.reason == queuepass.ReasonRevoked:
 			b.setTicket(&t, m, n, &r)
@@ -584,6 +565,31 @@ func liveStatus(m *eventMeta, n uint64, stored queuepass.TicketStatus) queuepass
 }
 
 // findTicket looks a ticket up by ID, or fails with ErrTicketNotFound.
+// ticketStep is what a step on one ticket works with inside a batch: the
+// event's meta and buckets, and the ticket's number and record.
+type ticketStep struct {
+	m      *eventMeta
+	eb, tb *bbolt.Bucket
+	n      uint64
+	r      ticketRec
+}
+
+// findTicket looks up a ticket for a step, or fails with ErrEventNotFound
+// or ErrTicketNotFound.
+func (b *batch) findTicket(eventID, ticketID string) (ticketStep, error) {
+	m, err := b.event(eventID)
+	if err != nil {
+		return ticketStep{}, err
+	}
+	eb := b.bucket(eventID)
+	tb := eb.Bucket(bucketTickets)
+	n, r, err := findTicket(tb, ticketID)
+	if err != nil {
+		return ticketStep{}, err
+	}
+	return ticketStep{m: m, eb: eb, tb: tb, n: n, r: r}, nil
+}
+
 func findTicket(tb *bbolt.Bucket, ticketID string) (uint64, ticketRec, error) {
 	n, secret, ok := queuepass.ParseTicketID(ticketID)
 	if !ok {

@@ -13,31 +13,17 @@ import (
 	"time"
 
 	"github.com/queuepass/queuepass/internal/boltstore"
+	"github.com/queuepass/queuepass/internal/clocktest"
 	"github.com/queuepass/queuepass/internal/httpapi"
 	"github.com/queuepass/queuepass/internal/openapitest"
 	"github.com/queuepass/queuepass/internal/pass"
 	"github.com/queuepass/queuepass/internal/waitroom"
 )
 
-const adminKey = "test-admin-key"
-
 // clock is a hand-moved clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = clocktest.Clock
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+const adminKey = "test-admin-key"
 
 // api is a real server over a real store, reached through a client that
 // checks every request and response against openapi.yaml.
@@ -62,7 +48,7 @@ func newAPIWith(t *testing.T, configure func(*httpapi.Config)) *api {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	c := &clock{t: time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC))
 	room := waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate(), Now: c.Now})
 	cfg := httpapi.Config{Room: room, AdminKey: adminKey}
 	configure(&cfg)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/queuepass/queuepass/internal/boltstore"
+	"github.com/queuepass/queuepass/internal/clocktest"
 	"github.com/queuepass/queuepass/internal/httpapi"
 	"github.com/queuepass/queuepass/internal/openapitest"
 	"github.com/queuepass/queuepass/internal/pass"
@@ -128,7 +129,7 @@ func newNodes(t *testing.T, n int, configure func(*httpapi.Config)) []*api {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	c := &clock{t: time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC))
 	keys := pass.Generate()
 	var nodes []*api
 	for range n {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/internal/boltstore"
+	"github.com/queuepass/queuepass/internal/clocktest"
 	"github.com/queuepass/queuepass/internal/pass"
 	"github.com/queuepass/queuepass/internal/waitroom"
 )
@@ -30,7 +31,7 @@ func TestPollingKeepsATicketAndSilenceLosesIt(t *testing.T) {
 	}
 	t.Cleanup(func() { bs.Close() })
 	store := &touchCounter{Store: bs}
-	c := &clock{t: start}
+	c := clocktest.New(start)
 	r := waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate(), Now: c.Now})
 	ctx := context.Background()
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/internal/boltstore"
+	"github.com/queuepass/queuepass/internal/clocktest"
 	"github.com/queuepass/queuepass/internal/pass"
 	"github.com/queuepass/queuepass/internal/waitroom"
 )
@@ -26,7 +27,7 @@ func newNodes(t *testing.T, n int) *nodes {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	c := &clock{t: start}
+	c := clocktest.New(start)
 	keys := pass.Generate()
 	ns := &nodes{clock: c}
 	for range n {

@@ -5,33 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/internal/boltstore"
+	"github.com/queuepass/queuepass/internal/clocktest"
 	"github.com/queuepass/queuepass/internal/pass"
 	"github.com/queuepass/queuepass/internal/waitroom"
 )
 
 // clock is a hand-moved clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type clock = clocktest.Clock
 
 var start = time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
 
@@ -42,7 +27,7 @@ func newRoom(t testing.TB) (*waitroom.Room, *clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	c := &clock{t: start}
+	c := clocktest.New(start)
 	return waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate(), Now: c.Now}), c
 }
 
@@ -366,7 +351,7 @@ func TestTwoRoomsOnOneStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	c := &clock{t: start}
+	c := clocktest.New(start)
 	keys := pass.Generate()
 	a := waitroom.New(waitroom.Config{Store: store, Keys: keys, Now: c.Now})
 	b := waitroom.New(waitroom.Config{Store: store, Keys: keys, Now: c.Now})

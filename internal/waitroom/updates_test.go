@@ -9,6 +9,7 @@ import (
 
 	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/internal/boltstore"
+	"github.com/queuepass/queuepass/internal/clocktest"
 	"github.com/queuepass/queuepass/internal/pass"
 	"github.com/queuepass/queuepass/internal/waitroom"
 )
@@ -24,7 +25,7 @@ func twoNodes(t *testing.T) (a, b *waitroom.Room, c *clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	c = &clock{t: start}
+	c = clocktest.New(start)
 	keys := pass.Generate()
 	a = waitroom.New(waitroom.Config{Store: store, Keys: keys, Now: c.Now})
 	b = waitroom.New(waitroom.Config{Store: store, Keys: keys, Now: c.Now})
