@@ -22,11 +22,11 @@ func addRoutes(mux *http.ServeMux, cfg Config) {
 
 	// Tickets: anyone joins; the ticket ID is the holder's credential.
 	mux.Handle("POST /v1/events/{event_id}/tickets", noStore(idem(handleJoin(log, room))))
-	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleGetTicket(log, room)))
+	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleTicket(log, room.Ticket)))
 	mux.Handle("DELETE /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleLeave(log, room)))
 	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}/stream", untimed(noStore(handleStream(log, room, cfg.StreamHeartbeat, cfg.Draining))))
-	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/complete", admin(noStore(idem(handleComplete(log, room)))))
-	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/revoke", admin(noStore(idem(handleRevoke(log, room)))))
+	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/complete", admin(noStore(idem(handleTicket(log, room.Complete)))))
+	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/revoke", admin(noStore(idem(handleTicket(log, room.Revoke)))))
 
 	// Admissions: admins admit in batches.
 	mux.Handle("POST /v1/events/{event_id}/admissions", admin(noStore(idem(handleAdmit(log, room)))))

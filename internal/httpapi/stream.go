@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -73,13 +72,15 @@ func handleStream(log *slog.Logger, room *waitroom.Room, heartbeat time.Duration
 				if !ok {
 					return
 				}
-				buf.Reset()
-				buf.WriteString("event: update\ndata: ")
-				if err := json.NewEncoder(&buf).Encode(ticketOut(v)); err != nil {
+				data, err := ticketOut(v).MarshalJSON() // as is: it is one line
+				if err != nil {
 					log.ErrorContext(ctx, "encoding a ticket update", "err", err)
 					return
 				}
-				buf.WriteString("\n") // Encode ended the data line; this ends the event
+				buf.Reset()
+				buf.WriteString("event: update\ndata: ")
+				buf.Write(data)
+				buf.WriteString("\n\n")
 				if !send(buf.Bytes()) {
 					return
 				}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -40,13 +41,19 @@ func handleJoin(log *slog.Logger, room *waitroom.Room) http.Handler {
 	})
 }
 
-func handleGetTicket(log *slog.Logger, room *waitroom.Room) http.Handler {
+// ticketStep is a room call on one ticket that answers with the ticket:
+// Room.Ticket, Room.Complete, Room.Revoke.
+type ticketStep func(ctx context.Context, eventID, ticketID string) (waitroom.TicketView, error)
+
+// handleTicket answers a call on one ticket with the ticket as step leaves
+// it (get, complete, revoke).
+func handleTicket(log *slog.Logger, step ticketStep) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := eventID(w, r)
 		if !ok {
 			return
 		}
-		t, err := room.Ticket(r.Context(), id, r.PathValue("ticket_id"))
+		t, err := step(r.Context(), id, r.PathValue("ticket_id"))
 		if err != nil {
 			writeProblem(w, problemFor(r.Context(), log, err))
 			return
@@ -66,36 +73,6 @@ func handleLeave(log *slog.Logger, room *waitroom.Room) http.Handler {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
-}
-
-func handleComplete(log *slog.Logger, room *waitroom.Room) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := eventID(w, r)
-		if !ok {
-			return
-		}
-		t, err := room.Complete(r.Context(), id, r.PathValue("ticket_id"))
-		if err != nil {
-			writeProblem(w, problemFor(r.Context(), log, err))
-			return
-		}
-		writeJSON(w, http.StatusOK, ticketOut(t))
-	})
-}
-
-func handleRevoke(log *slog.Logger, room *waitroom.Room) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := eventID(w, r)
-		if !ok {
-			return
-		}
-		t, err := room.Revoke(r.Context(), id, r.PathValue("ticket_id"))
-		if err != nil {
-			writeProblem(w, problemFor(r.Context(), log, err))
-			return
-		}
-		writeJSON(w, http.StatusOK, ticketOut(t))
 	})
 }
 
