@@ -3,36 +3,108 @@ package queuepass
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 )
 
-// DrawOrder returns the order in which a scheduled event's pre-queue enters
-// the line at opening: a uniformly random permutation of ticketIDs that
-// anyone who knows the seed can recompute.
+// The draw orders a scheduled event's pre-queue at opening, so that
+// everyone who joined before the event opened has the same chance of any
+// place, however fast they clicked. It is verifiable: at creation the
+// server draws a secret 32-byte seed and publishes only DrawCommitment of
+// it; at opening it orders the pre-queue with DrawOrder and then publishes
+// the seed and the order as the DrawHash of each ticket ID (never the IDs,
+// which are their holders' credentials). Anyone can then check with
+// VerifyDraw that the seed is the one committed to before anyone joined
+// and that the order is exactly what the seed gives for the entrants, and
+// a holder can find their own ticket's place by its hash.
 //
-// The procedure is fixed, so that a published seed can be checked later:
-//  1. sort the ticket IDs by the SHA-256 of their bytes (a canonical order
-//     that does not depend on when or where each ticket was made);
-//  2. shuffle them with Fisher–Yates (math/rand/v2 Rand.Shuffle) driven by
-//     ChaCha8 keyed with the seed.
+// The procedure, fixed so that a published draw can be checked later:
+//  1. hash every ticket ID with SHA-256 (DrawHash);
+//  2. sort the hashes in increasing byte order, a canonical order that does
+//     not depend on when or where each ticket was made;
+//  3. shuffle them with Fisher–Yates as math/rand/v2's Rand.Shuffle does it,
+//     driven by rand.NewChaCha8(seed).
 //
-// DrawOrder does not modify ticketIDs.
-func DrawOrder(seed [32]byte, ticketIDs []string) []string {
-	type keyed struct {
-		sum [sha256.Size]byte
-		id  string
-	}
-	ks := make([]keyed, len(ticketIDs))
-	for i, id := range ticketIDs {
-		ks[i] = keyed{sha256.Sum256([]byte(id)), id}
-	}
-	slices.SortFunc(ks, func(a, b keyed) int { return bytes.Compare(a.sum[:], b.sum[:]) })
-	r := rand.New(rand.NewChaCha8(seed))
-	r.Shuffle(len(ks), func(i, j int) { ks[i], ks[j] = ks[j], ks[i] })
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = k.id
-	}
+// The result depends only on the seed and the set of hashes, so a verifier
+// needs nothing but what is published.
+
+// DrawHash is the form in which a draw publishes a ticket: the SHA-256 of
+// its ID.
+func DrawHash(ticketID string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(ticketID))
+}
+
+// DrawCommitment is the published commitment to a draw seed: its SHA-256.
+func DrawCommitment(seed [32]byte) [sha256.Size]byte {
+	return sha256.Sum256(seed[:])
+}
+
+// ShuffleDraw returns the draw of the entrants whose DrawHashes are hashes:
+// sorted, then shuffled by the seed (steps 2 and 3 above). It does not
+// modify hashes.
+func ShuffleDraw(seed [32]byte, hashes [][sha256.Size]byte) [][sha256.Size]byte {
+	out := slices.Clone(hashes)
+	slices.SortFunc(out, compareHashes)
+	shuffle(seed, out)
 	return out
+}
+
+func compareHashes(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) }
+
+// shuffle is step 3 of the draw, in place.
+func shuffle(seed [32]byte, hashes [][sha256.Size]byte) {
+	r := rand.New(rand.NewChaCha8(seed))
+	r.Shuffle(len(hashes), func(i, j int) { hashes[i], hashes[j] = hashes[j], hashes[i] })
+}
+
+// DrawOrder returns the order in which a scheduled event's pre-queue enters
+// the line at opening: ticketIDs shuffled as ShuffleDraw shuffles their
+// hashes, a uniformly random permutation that anyone who knows the seed
+// can recompute. It also returns the hashes in that order, as the draw is
+// published. DrawOrder does not modify ticketIDs, which must be distinct.
+func DrawOrder(seed [32]byte, ticketIDs []string) (order []string, hashes [][sha256.Size]byte) {
+	byHash := make(map[[sha256.Size]byte]string, len(ticketIDs))
+	hashes = make([][sha256.Size]byte, len(ticketIDs))
+	for i, id := range ticketIDs {
+		hashes[i] = DrawHash(id)
+		byHash[hashes[i]] = id
+	}
+	hashes = ShuffleDraw(seed, hashes)
+	order = make([]string, len(hashes))
+	for i, h := range hashes {
+		order[i] = byHash[h]
+	}
+	return order, hashes
+}
+
+// Errors of VerifyDraw.
+var (
+	ErrDrawCommitment = errors.New("the seed does not match the commitment")
+	ErrDrawOrder      = errors.New("the order is not the one the seed gives")
+)
+
+// VerifyDraw checks a published draw: that seed is the one committed to,
+// and that order is exactly the draw of its own entrants under seed, each
+// listed once. It fails with ErrDrawCommitment or ErrDrawOrder (wrapped,
+// saying where the order is wrong).
+func VerifyDraw(commitment [sha256.Size]byte, seed [32]byte, order [][sha256.Size]byte) error {
+	if DrawCommitment(seed) != commitment {
+		return ErrDrawCommitment
+	}
+	want := slices.Clone(order)
+	slices.SortFunc(want, compareHashes)
+	for i := 1; i < len(want); i++ {
+		if want[i] == want[i-1] {
+			return fmt.Errorf("%w: an entrant is listed twice (%x)", ErrDrawOrder, want[i])
+		}
+	}
+	shuffle(seed, want)
+	for i := range want {
+		if want[i] != order[i] {
+			return fmt.Errorf("%w: place %d of %d differs", ErrDrawOrder, i+1, len(order))
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package queuepass
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Errors that stores and the waiting room return, wrapped with %w where
@@ -18,6 +19,26 @@ var (
 	ErrTicketNotWaiting  = errors.New("ticket is not waiting")
 	ErrTicketNotAdmitted = errors.New("ticket is not admitted")
 
+	// ErrChallengeRequired means a join would make a ticket in an event
+	// with a ChallengeDifficulty but offered no challenge; ErrChallengeFailed
+	// that the challenge offered was spent before, or is not valid (wrong,
+	// expired, unsolved, for another event).
+	ErrChallengeRequired = errors.New("a solved challenge is required")
+	ErrChallengeFailed   = errors.New("challenge failed")
+
+	// ErrAccessDenied means a join would make a ticket in an event whose
+	// Access is AccessByCode without an access code that has a use left.
+	ErrAccessDenied = errors.New("access denied")
+
+	// ErrCodeExists means an access code being added exists already.
+	ErrCodeExists = errors.New("access code already exists")
+
+	// ErrDrawPending means an event's draw is asked for before it is made:
+	// the event is still scheduled. ErrNoDraw that it will never be made:
+	// the event was never scheduled, or closed before it opened.
+	ErrDrawPending = errors.New("the draw is made when the event opens")
+	ErrNoDraw      = errors.New("the event has no draw")
+
 	// ErrConflict means the event changed since it was read (its Version
 	// moved on). Read it again and retry.
 	ErrConflict = errors.New("event changed concurrently")
@@ -26,6 +47,16 @@ var (
 	// The request may be retried later.
 	ErrUnavailable = errors.New("store unavailable")
 )
+
+// RateLimitError means a client made more calls of one kind than its
+// limit allows; it may try again after RetryAfter.
+type RateLimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("rate limited: retry after %v", e.RetryAfter)
+}
 
 // ValidationError lists every problem found in one piece of input.
 type ValidationError struct {

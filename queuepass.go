@@ -77,8 +77,41 @@ type Event struct {
 	Abandoned int
 
 	// DrawSeed is the secret that orders the pre-queue at opening
-	// (see DrawOrder). It is set once, at creation, and never changes.
+	// (see DrawOrder). It is set once, at creation, and never changes;
+	// DrawCommitment(DrawSeed) may be published before the draw, the seed
+	// itself only after.
 	DrawSeed [32]byte
+
+	// DrawnAt is when the pre-queue was drawn: when the event left
+	// scheduled for open or paused (Store.Draw has the draw). Zero before,
+	// and for events that were never scheduled or closed before opening.
+	// The store keeps it; UpdateEvent ignores it.
+	DrawnAt time.Time
+
+	// ChallengeDifficulty is the proof of work a new ticket costs: a join
+	// that makes a ticket must bring a solved challenge of at least this
+	// many leading zero bits (see ChallengeSolved); 0: none.
+	ChallengeDifficulty int
+
+	// Access says who may join: AccessPublic (the zero value) anyone,
+	// AccessByCode only with an access code that has a use left.
+	Access Access
+
+	// Inventory is how many units the drop has to sell; 0: not tracked.
+	// Sold is the quantity that the protected site's completions have
+	// taken (Store.Complete); the store keeps it, UpdateEvent ignores it.
+	Inventory int
+	Sold      int
+
+	// StateReason says why the event is in its state when the state alone
+	// does not: ReasonSoldOut for an event closed because its inventory
+	// ran out; "" otherwise (no other value is defined). It is a setting,
+	// written with the state. Tickets closed by the event's closing carry
+	// it as their StatusReason.
+	StateReason StatusReason
+
+	// Codes sums up the event's access codes. The store keeps it.
+	Codes CodeCounts
 
 	// Version increases by one with every stored change to the event's
 	// settings; UpdateEvent uses it to detect concurrent writers.
@@ -90,6 +123,61 @@ type Event struct {
 	// RecentAdmissions are the latest admission batches, oldest first; at most
 	// MaxRecentAdmissions are kept.
 	RecentAdmissions []AdmissionBatch
+}
+
+// Remaining is the inventory left to sell, never negative; ok is false
+// when the event tracks no inventory.
+func (ev Event) Remaining() (n int, ok bool) {
+	if ev.Inventory <= 0 {
+		return 0, false
+	}
+	return max(ev.Inventory-ev.Sold, 0), true
+}
+
+// Access says who may join an event.
+type Access string
+
+// The kinds of access.
+const (
+	AccessPublic Access = "public" // anyone may join
+	AccessByCode Access = "code"   // a join that makes a ticket needs an access code with a use left
+)
+
+// Valid reports whether a is one of the defined kinds; the zero value
+// counts as AccessPublic.
+func (a Access) Valid() bool { return a == "" || a == AccessPublic || a == AccessByCode }
+
+// AccessCode is one code that lets its holders join an event whose Access
+// is AccessByCode: Uses tickets at most, of which Used are made.
+type AccessCode struct {
+	Code string
+	Uses int
+	Used int
+}
+
+// CodeCounts sum up an event's access codes: how many there are, how many
+// uses they grant in all, and how many of those are used.
+type CodeCounts struct {
+	Codes int
+	Uses  int
+	Used  int
+}
+
+// JoinProof is what a join offers towards a new ticket in an event that
+// asks for it. The store checks and spends it in the same atomic step that
+// makes the ticket, and only then: a join that finds the user's live
+// ticket spends nothing, and a join that fails spends nothing.
+type JoinProof struct {
+	// Challenge identifies a solved proof-of-work challenge (at most 64
+	// bytes), which the caller has checked: issued for this event,
+	// unexpired, solved to the event's ChallengeDifficulty. The store makes
+	// sure each is spent once: it remembers it as spent at least until
+	// ChallengeExpires. "" offers none.
+	Challenge        string
+	ChallengeExpires time.Time
+
+	// Code is an access code; "" offers none.
+	Code string
 }
 
 // MaxRecentAdmissions is how many admission batches a store keeps per event.
@@ -152,7 +240,9 @@ type Ticket struct {
 
 	// StatusReason says why a final status was reached when the status alone
 	// does not: ReasonRevoked for an expired ticket whose pass an admin
-	// revoked; "" otherwise.
+	// revoked, ReasonAbandoned for one skipped as gone, the event's
+	// StateReason (ReasonSoldOut) for a ticket closed by the event's
+	// closing; "" otherwise.
 	StatusReason StatusReason
 
 	// LastSeen is when the holder was last recorded reading the ticket
@@ -209,6 +299,7 @@ type StatusReason string
 const (
 	ReasonRevoked   StatusReason = "revoked"   // expired: an admin revoked the pass (Store.Revoke)
 	ReasonAbandoned StatusReason = "abandoned" // expired: unread for the event's IdleTimeout while waiting
+	ReasonSoldOut   StatusReason = "sold_out"  // closed: the event's inventory ran out (also the event's StateReason)
 )
 
 // Admission is the result of one admission step.

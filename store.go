@@ -20,8 +20,9 @@ import (
 // internal/storetest checks every promise made here; run it on any new
 // backend.
 type Store interface {
-	// CreateEvent stores a new event with Version 1, empty Counts, Abandoned 0 and no
-	// RecentAdmissions, and returns it as stored. It fails with ErrEventExists
+	// CreateEvent stores a new event with Version 1 and what the store
+	// keeps empty (Counts, Abandoned, RecentAdmissions, DrawnAt, Sold,
+	// Codes), and returns it as stored. It fails with ErrEventExists
 	// if the ID is taken. Events are listed in creation order.
 	CreateEvent(ctx context.Context, ev Event) (Event, error)
 
@@ -42,10 +43,22 @@ type Store interface {
 	// allowed; it carries out its effects in the same atomic step:
 	//   - scheduled → open or paused: every prequeue ticket becomes waiting,
 	//     placed ahead of all later joins in the order DrawOrder(ev.DrawSeed,
-	//     ids) gives, ids in order of joining.
+	//     ids) gives, and the draw is recorded for Draw, with DrawnAt = at
+	//     (also when the pre-queue is empty).
 	//   - any state → closed: every prequeue and waiting ticket becomes
-	//     closed, with EndedAt = at.
+	//     closed, with EndedAt = at and StatusReason = ev.StateReason.
+	// The settings it writes are Name, State, StateReason, OpensAt,
+	// ClosesAt, AdmitRatePerMinute, MaxActive, PassTTL, IdleTimeout,
+	// ChallengeDifficulty, Access and Inventory; CreateEvent stores the
+	// same, with ID, CreatedAt and DrawSeed.
 	UpdateEvent(ctx context.Context, ev Event, at time.Time) (Event, error)
+
+	// Draw returns the draw recorded when the event left scheduled: the
+	// DrawHash of every ticket of its pre-queue then, in draw order (which
+	// was their order in the line). An event whose draw is not made
+	// (DrawnAt zero) returns nil; an unknown one fails with
+	// ErrEventNotFound.
+	Draw(ctx context.Context, eventID string) ([][32]byte, error)
 
 	// DeleteEvent removes the event and all its tickets, or fails with
 	// ErrEventNotFound.
@@ -57,7 +70,21 @@ type Store interface {
 	// at the end of the line. Concurrent joins of one user make one ticket.
 	// A closed event fails with ErrEventClosed, an unknown one with
 	// ErrEventNotFound.
-	Join(ctx context.Context, eventID, userID string, at time.Time) (t Ticket, created bool, err error)
+	//
+	// A new ticket must meet the event's requirements with proof, checked
+	// and spent in the same atomic step, all or nothing, in this order:
+	//   - ChallengeDifficulty > 0: proof.Challenge must be set
+	//     (ErrChallengeRequired) and not spent before (ErrChallengeFailed);
+	//     it is then spent, remembered at least until
+	//     proof.ChallengeExpires. The store trusts the caller to have
+	//     checked the challenge itself; it only makes it single-use.
+	//   - Access is AccessByCode: proof.Code must name one of the event's
+	//     codes with Used < Uses (else ErrAccessDenied); its Used and the
+	//     event's Codes.Used grow by one.
+	// Returning a live ticket needs no proof and spends none, so however
+	// many concurrent joins share one challenge or one code's last use,
+	// exactly one of them makes a ticket with it.
+	Join(ctx context.Context, eventID, userID string, proof JoinProof, at time.Time) (t Ticket, created bool, err error)
 
 	// Ticket returns a ticket with its current Position, or
 	// ErrTicketNotFound (also when the ID is malformed or belongs to another
@@ -117,10 +144,12 @@ type Store interface {
 	Touch(ctx context.Context, eventID, ticketID string, at time.Time) error
 
 	// Complete makes an admitted ticket whose pass is still valid at at
-	// completed, with EndedAt = at, and returns it; a completed ticket is
-	// returned unchanged. Any other status, or a pass that ran out, fails
-	// with ErrTicketNotAdmitted.
-	Complete(ctx context.Context, eventID, ticketID string, at time.Time) (Ticket, error)
+	// completed, with EndedAt = at, adds quantity (at least 1) to the
+	// event's Sold, and returns it; a completed ticket is returned
+	// unchanged, and Sold too. Any other status, or a pass that ran out,
+	// fails with ErrTicketNotAdmitted. Complete never changes the event's
+	// state: closing a sold-out event is the caller's decision.
+	Complete(ctx context.Context, eventID, ticketID string, quantity int, at time.Time) (Ticket, error)
 
 	// Revoke makes an admitted ticket whose pass is still valid at at
 	// expired, with StatusReason ReasonRevoked and EndedAt = at, freeing its
@@ -133,6 +162,29 @@ type Store interface {
 	// out at or before at expired, with EndedAt = its PassExpiresAt, and
 	// returns how many it expired.
 	ExpirePasses(ctx context.Context, eventID string, at time.Time) (int, error)
+
+	// AddCodes adds access codes to the event, each with its Uses (at
+	// least 1) and Used 0, and adds them to the event's Codes: all of them
+	// or, if one of them exists already (or is listed twice), none,
+	// failing with ErrCodeExists wrapped with a message that names it. An
+	// unknown event fails with ErrEventNotFound.
+	AddCodes(ctx context.Context, eventID string, codes []AccessCode) error
+
+	// Codes returns at most limit of the event's access codes, in
+	// increasing byte order of Code, starting after the code after (""
+	// starts from the first; after need not exist). An unknown event fails
+	// with ErrEventNotFound.
+	Codes(ctx context.Context, eventID, after string, limit int) ([]AccessCode, error)
+
+	// TakeToken takes a token from the bucket named key: a token bucket
+	// that holds at most burst tokens, gains one every interval, and starts
+	// full. It reports whether there was a token and, if not, how long
+	// until there is one. All callers in all processes sharing the store
+	// share each bucket; concurrent calls never take more tokens than the
+	// bucket has. The arithmetic is TakeToken's (the function), on a mark
+	// kept per key. Buckets are not records: a store may forget a full
+	// bucket, and need not keep buckets across a restart.
+	TakeToken(ctx context.Context, key string, interval time.Duration, burst int, at time.Time) (ok bool, retryAfter time.Duration, err error)
 
 	// ClaimIdempotencyKey claims key for a request whose content hashes to
 	// fingerprint. If the key is new it is recorded (at is its creation

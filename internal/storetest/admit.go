@@ -241,30 +241,30 @@ func testComplete(t *testing.T, newStore newStoreFunc) {
 	// Completing freed the only slot.
 	f.wantAdmission("Admit(1) after Complete", f.admit("e", 1, at(21)), []queuepass.Ticket{u2}, at(21), passTTL, 2)
 
-	_, err := f.s.Complete(f.ctx(), "e", u3.ID, at(22))
+	_, err := f.s.Complete(f.ctx(), "e", u3.ID, 1, at(22))
 	wantErr(t, "Complete(waiting)", err, queuepass.ErrTicketNotAdmitted)
 	// u2's pass ran out at 81: from then on it cannot be completed.
 	for _, when := range []int{81, 90} {
-		_, err = f.s.Complete(f.ctx(), "e", u2.ID, at(when))
+		_, err = f.s.Complete(f.ctx(), "e", u2.ID, 1, at(when))
 		wantErr(t, fmt.Sprintf("Complete(pass ran out %ds ago)", when-81), err, queuepass.ErrTicketNotAdmitted)
 	}
 
 	f.wantAdmission("Admit(1) after the pass ran out", f.admit("e", 1, at(100)), []queuepass.Ticket{u3}, at(100), passTTL, 1)
-	_, err = f.s.Complete(f.ctx(), "e", u2.ID, at(100))
+	_, err = f.s.Complete(f.ctx(), "e", u2.ID, 1, at(100))
 	wantErr(t, "Complete(expired)", err, queuepass.ErrTicketNotAdmitted)
 	// The last second of a pass still counts.
 	f.complete("e", u3.ID, at(159))
 	f.leave("e", u4.ID, at(160))
-	_, err = f.s.Complete(f.ctx(), "e", u4.ID, at(161))
+	_, err = f.s.Complete(f.ctx(), "e", u4.ID, 1, at(161))
 	wantErr(t, "Complete(left)", err, queuepass.ErrTicketNotAdmitted)
 	f.wantCounts("e", queuepass.Counts{Completed: 2, Expired: 1, Left: 1})
 
 	f.createEvent(newEvent("pre", queuepass.StateScheduled))
 	pre := f.joinNew("pre", "p", at(1))
-	_, err = f.s.Complete(f.ctx(), "pre", pre.ID, at(2))
+	_, err = f.s.Complete(f.ctx(), "pre", pre.ID, 1, at(2))
 	wantErr(t, "Complete(prequeue)", err, queuepass.ErrTicketNotAdmitted)
 	f.setState("pre", queuepass.StateClosed, at(3))
-	_, err = f.s.Complete(f.ctx(), "pre", pre.ID, at(4))
+	_, err = f.s.Complete(f.ctx(), "pre", pre.ID, 1, at(4))
 	wantErr(t, "Complete(closed)", err, queuepass.ErrTicketNotAdmitted)
 	f.wantCounts("pre", queuepass.Counts{Closed: 1})
 }
@@ -316,7 +316,7 @@ func testTicketStepsUnknownEvent(t *testing.T, newStore newStoreFunc) {
 	tk := f.joinNew("e", "u1", at(1))
 	_, err := f.s.Leave(f.ctx(), "nope", tk.ID, at(2))
 	wantErr(t, "Leave(unknown event)", err, queuepass.ErrEventNotFound)
-	_, err = f.s.Complete(f.ctx(), "nope", tk.ID, at(2))
+	_, err = f.s.Complete(f.ctx(), "nope", tk.ID, 1, at(2))
 	wantErr(t, "Complete(unknown event)", err, queuepass.ErrEventNotFound)
 	_, err = f.s.ExpirePasses(f.ctx(), "nope", at(2))
 	wantErr(t, "ExpirePasses(unknown event)", err, queuepass.ErrEventNotFound)

@@ -84,7 +84,7 @@ func testConcurrentJoinSameUser(t *testing.T, newStore newStoreFunc) {
 			created := make([]bool, n)
 			errs := make([]error, n)
 			together(n, func(i int) {
-				tks[i], created[i], errs[i] = f.s.Join(ctx, "e", "alice", at(10))
+				tks[i], created[i], errs[i] = f.s.Join(ctx, "e", "alice", queuepass.JoinProof{}, at(10))
 			})
 			if err := errors.Join(errs...); err != nil {
 				t.Fatalf("concurrent Join errors: %v", err)
@@ -117,7 +117,7 @@ func testConcurrentJoinManyUsers(t *testing.T, newStore newStoreFunc) {
 	errs := make([]error, n)
 	together(n, func(i int) {
 		var created bool
-		tks[i], created, errs[i] = f.s.Join(ctx, "e", fmt.Sprintf("user-%d", i), at(1))
+		tks[i], created, errs[i] = f.s.Join(ctx, "e", fmt.Sprintf("user-%d", i), queuepass.JoinProof{}, at(1))
 		if errs[i] == nil && !created {
 			errs[i] = fmt.Errorf("Join(user-%d) created = false for a new user", i)
 		}
@@ -282,7 +282,7 @@ func testConcurrentAdmitComplete(t *testing.T, newStore newStoreFunc) {
 				admitted = append(admitted, tk.ID)
 				held--
 				mu.Unlock()
-				if _, err := f.s.Complete(ctx, "e", tk.ID, at(11)); err != nil {
+				if _, err := f.s.Complete(ctx, "e", tk.ID, 1, at(11)); err != nil {
 					fail(fmt.Errorf("Complete: %w", err))
 					return
 				}
@@ -393,7 +393,7 @@ func testConcurrentJoinClose(t *testing.T, newStore newStoreFunc) {
 			if g > closeAt {
 				i--
 			}
-			tk, _, err := f.s.Join(ctx, id, fmt.Sprintf("user-%d", i), at(5))
+			tk, _, err := f.s.Join(ctx, id, fmt.Sprintf("user-%d", i), queuepass.JoinProof{}, at(5))
 			switch {
 			case err == nil:
 				tks[i] = tk
@@ -435,7 +435,7 @@ func testConcurrentJoinOpen(t *testing.T, newStore newStoreFunc) {
 		if g > n/2 {
 			i--
 		}
-		tks[i], _, errs[i] = f.s.Join(ctx, "e", fmt.Sprintf("user-%d", i), at(5))
+		tks[i], _, errs[i] = f.s.Join(ctx, "e", fmt.Sprintf("user-%d", i), queuepass.JoinProof{}, at(5))
 	})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
@@ -457,7 +457,8 @@ func testConcurrentJoinOpen(t *testing.T, newStore newStoreFunc) {
 			t.Errorf("Join racing with opening returned a %s ticket", tk.Status)
 		}
 	}
-	line := append(queuepass.DrawOrder(ev.DrawSeed, pre), later...)
+	drawn, _ := queuepass.DrawOrder(ev.DrawSeed, pre)
+	line := append(drawn, later...)
 	f.wantLine("e", line)
 	for i, tk := range tks[len(pre):] {
 		if tk.Position != len(pre)+i+1 {

@@ -35,10 +35,19 @@ func testCreateEvent(t *testing.T, newStore newStoreFunc) {
 		PassTTL:            15 * time.Minute,
 		CreatedAt:          at(5),
 		DrawSeed:           seedOf("full"),
+		IdleTimeout:        time.Minute,
+
+		ChallengeDifficulty: 18,
+		Access:              queuepass.AccessByCode,
+		Inventory:           40000,
 		// Kept by the store and ignored on write.
 		Version:          7,
 		Counts:           queuepass.Counts{Waiting: 3, Closed: 1},
 		RecentAdmissions: []queuepass.AdmissionBatch{{At: at(1), Count: 2}},
+		Abandoned:        4,
+		DrawnAt:          at(2),
+		Sold:             12,
+		Codes:            queuepass.CodeCounts{Codes: 1, Uses: 2, Used: 1},
 	}
 	minimal := queuepass.Event{ID: "minimal", Name: "m", State: queuepass.StateOpen, PassTTL: passTTL, CreatedAt: at(6)}
 	for _, want := range []queuepass.Event{full, minimal} {
@@ -59,6 +68,10 @@ func testCreateEvent(t *testing.T, newStore newStoreFunc) {
 			}
 			if len(ev.RecentAdmissions) != 0 {
 				t.Errorf("%s(%q).RecentAdmissions = %v, want none", call, want.ID, ev.RecentAdmissions)
+			}
+			if ev.Abandoned != 0 || !ev.DrawnAt.IsZero() || ev.Sold != 0 || ev.Codes != (queuepass.CodeCounts{}) {
+				t.Errorf("%s(%q) Abandoned, DrawnAt, Sold, Codes = %d, %v, %d, %+v; want zero: the store keeps them",
+					call, want.ID, ev.Abandoned, ev.DrawnAt, ev.Sold, ev.Codes)
 			}
 		}
 	}
@@ -190,11 +203,20 @@ func testUpdateEvent(t *testing.T, newStore newStoreFunc) {
 	upd.AdmitRatePerMinute = 60
 	upd.MaxActive = 9
 	upd.PassTTL = 5 * time.Minute
+	upd.IdleTimeout = 2 * time.Minute
+	upd.ChallengeDifficulty = 20
+	upd.Access = queuepass.AccessByCode
+	upd.Inventory = 7
+	upd.StateReason = queuepass.ReasonSoldOut // the store does not judge
 	// Never change, and are ignored on write.
 	upd.CreatedAt = at(999)
 	upd.DrawSeed = seedOf("other")
 	upd.Counts = queuepass.Counts{Waiting: 99, Completed: 4}
 	upd.RecentAdmissions = []queuepass.AdmissionBatch{{At: at(3), Count: 1}}
+	upd.Abandoned = 3
+	upd.DrawnAt = at(4)
+	upd.Sold = 5
+	upd.Codes = queuepass.CodeCounts{Codes: 6, Uses: 6}
 
 	want := upd
 	want.CreatedAt = orig.CreatedAt
@@ -218,14 +240,22 @@ func testUpdateEvent(t *testing.T, newStore newStoreFunc) {
 		if len(ev.RecentAdmissions) != 0 {
 			t.Errorf("%s after update: RecentAdmissions = %v, want none", call, ev.RecentAdmissions)
 		}
+		if ev.Abandoned != 0 || !ev.DrawnAt.IsZero() || ev.Sold != 0 || ev.Codes != (queuepass.CodeCounts{}) {
+			t.Errorf("%s after update: Abandoned, DrawnAt, Sold, Codes = %d, %v, %d, %+v; want zero: the store keeps them",
+				call, ev.Abandoned, ev.DrawnAt, ev.Sold, ev.Codes)
+		}
 	}
 
 	// Clearing optional times, and a settings-only update with no change at
 	// all, both count as versions.
 	upd = got
 	upd.OpensAt, upd.ClosesAt = time.Time{}, time.Time{}
+	upd.StateReason, upd.Access, upd.ChallengeDifficulty, upd.Inventory = "", queuepass.AccessPublic, 0, 0
 	if got = f.update(upd, at(11)); got.Version != 3 || !got.OpensAt.IsZero() || !got.ClosesAt.IsZero() {
 		t.Errorf("UpdateEvent clearing times = version %d, OpensAt %v, ClosesAt %v; want 3, zero, zero", got.Version, got.OpensAt, got.ClosesAt)
+	}
+	if d := settingsDiff(f.event("e"), upd); d != "" {
+		t.Errorf("Event after UpdateEvent clearing settings: %s", d)
 	}
 	if got = f.update(got, at(12)); got.Version != 4 {
 		t.Errorf("UpdateEvent with unchanged settings: Version = %d, want 4", got.Version)
@@ -316,7 +346,7 @@ func testDeleteEvent(t *testing.T, newStore newStoreFunc) {
 		_, err := f.s.Ticket(f.ctx(), "gone", tk.ID)
 		wantErr(t, "Ticket(gone, …) after delete", err, queuepass.ErrEventNotFound)
 	}
-	_, _, err = f.s.Join(f.ctx(), "gone", "u1", at(3))
+	_, _, err = f.s.Join(f.ctx(), "gone", "u1", queuepass.JoinProof{}, at(3))
 	wantErr(t, "Join(gone) after delete", err, queuepass.ErrEventNotFound)
 	wantErr(t, "DeleteEvent(gone) again", f.s.DeleteEvent(f.ctx(), "gone"), queuepass.ErrEventNotFound)
 	wantErr(t, "DeleteEvent(nope)", f.s.DeleteEvent(f.ctx(), "nope"), queuepass.ErrEventNotFound)

@@ -116,7 +116,7 @@ func (m *model) wantTicket(step string, got queuepass.Ticket, tk *queuepass.Tick
 func (m *model) join(user string) {
 	m.f.t.Helper()
 	step := fmt.Sprintf("Join(%q) at %v", user, m.now)
-	got, created, err := m.f.s.Join(m.f.ctx(), m.id, user, m.now)
+	got, created, err := m.f.s.Join(m.f.ctx(), m.id, user, queuepass.JoinProof{}, m.now)
 	if m.ev.State == queuepass.StateClosed {
 		if !errors.Is(err, queuepass.ErrEventClosed) {
 			m.f.t.Fatalf("%s in a closed event: error %v, want %v", step, err, queuepass.ErrEventClosed)
@@ -215,7 +215,7 @@ func (m *model) admit(count int) {
 func (m *model) complete(tk *queuepass.Ticket) {
 	m.f.t.Helper()
 	step := fmt.Sprintf("Complete(%s ticket of %q) at %v", tk.Status, tk.UserID, m.now)
-	got, err := m.f.s.Complete(m.f.ctx(), m.id, tk.ID, m.now)
+	got, err := m.f.s.Complete(m.f.ctx(), m.id, tk.ID, 1, m.now)
 	switch {
 	case tk.Status == queuepass.StatusAdmitted && tk.PassExpiresAt.After(m.now):
 		m.end(tk, queuepass.StatusCompleted, m.now)
@@ -272,7 +272,8 @@ func (m *model) update(ev queuepass.Event) {
 			}
 		}
 		var placed []*queuepass.Ticket
-		for _, id := range queuepass.DrawOrder(m.ev.DrawSeed, pre) {
+		drawn, _ := queuepass.DrawOrder(m.ev.DrawSeed, pre)
+		for _, id := range drawn {
 			byID[id].Status = queuepass.StatusWaiting
 			placed = append(placed, byID[id])
 		}

@@ -35,6 +35,11 @@ func Run(t *testing.T, newStore func(t *testing.T) queuepass.Store) {
 		{"Model", modelTests},
 		{"Close", closeTests},
 		{"Watch", watchTests},
+		{"Draw", drawTests},
+		{"JoinProof", proofTests},
+		{"Codes", codeTests},
+		{"Inventory", inventoryTests},
+		{"TakeToken", tokenTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -146,7 +151,7 @@ func (f *fixture) setState(id string, state queuepass.EventState, at time.Time) 
 
 func (f *fixture) join(eventID, userID string, at time.Time) (queuepass.Ticket, bool) {
 	f.t.Helper()
-	tk, created, err := f.s.Join(f.ctx(), eventID, userID, at)
+	tk, created, err := f.s.Join(f.ctx(), eventID, userID, queuepass.JoinProof{}, at)
 	if err != nil {
 		f.t.Fatalf("Join(%q, %q) error: %v", eventID, userID, err)
 	}
@@ -203,7 +208,7 @@ func (f *fixture) admit(eventID string, count int, at time.Time) queuepass.Admis
 
 func (f *fixture) complete(eventID, ticketID string, at time.Time) queuepass.Ticket {
 	f.t.Helper()
-	tk, err := f.s.Complete(f.ctx(), eventID, ticketID, at)
+	tk, err := f.s.Complete(f.ctx(), eventID, ticketID, 1, at)
 	if err != nil {
 		f.t.Fatalf("Complete(%q, %q) error: %v", eventID, ticketID, err)
 	}
@@ -307,7 +312,9 @@ func ticketDiff(got, want queuepass.Ticket) string {
 }
 
 // settingsDiff describes how the settings of got differ from want's
-// (everything but Version, Counts and RecentAdmissions), or returns "".
+// (everything but what the store keeps: Version, Counts, RecentAdmissions,
+// Abandoned, DrawnAt, Sold, Codes), or returns "". An empty Access and
+// AccessPublic are the same.
 func settingsDiff(got, want queuepass.Event) string {
 	var d []string
 	if got.ID != want.ID {
@@ -345,6 +352,18 @@ func settingsDiff(got, want queuepass.Event) string {
 	}
 	if got.DrawSeed != want.DrawSeed {
 		d = append(d, fmt.Sprintf("DrawSeed = %x, want %x", got.DrawSeed, want.DrawSeed))
+	}
+	if got.ChallengeDifficulty != want.ChallengeDifficulty {
+		d = append(d, fmt.Sprintf("ChallengeDifficulty = %d, want %d", got.ChallengeDifficulty, want.ChallengeDifficulty))
+	}
+	if got.Access != want.Access && !(got.Access == "" && want.Access == queuepass.AccessPublic) && !(want.Access == "" && got.Access == queuepass.AccessPublic) {
+		d = append(d, fmt.Sprintf("Access = %q, want %q", got.Access, want.Access))
+	}
+	if got.Inventory != want.Inventory {
+		d = append(d, fmt.Sprintf("Inventory = %d, want %d", got.Inventory, want.Inventory))
+	}
+	if got.StateReason != want.StateReason {
+		d = append(d, fmt.Sprintf("StateReason = %q, want %q", got.StateReason, want.StateReason))
 	}
 	return strings.Join(d, "; ")
 }

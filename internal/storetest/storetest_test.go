@@ -26,6 +26,7 @@ type memStore struct {
 	order  []string // event IDs in creation order
 	events map[string]*memEvent
 	keys   map[string]queuepass.IdempotencyRecord
+	tokens map[string]int64 // TakeToken's marks
 
 	watchers map[string]map[chan struct{}]struct{} // by event ID
 }
@@ -37,12 +38,15 @@ type memEvent struct {
 	secrets [][queuepass.TicketSecretSize]byte
 	line    []*queuepass.Ticket
 	live    map[string]*queuepass.Ticket
+	draw    [][32]byte
+	spent   map[string]bool // spent challenges
+	codes   map[string]*queuepass.AccessCode
 }
 
 var _ queuepass.Store = (*memStore)(nil)
 
 func newMemStore() *memStore {
-	return &memStore{events: map[string]*memEvent{}, keys: map[string]queuepass.IdempotencyRecord{}}
+	return &memStore{events: map[string]*memEvent{}, keys: map[string]queuepass.IdempotencyRecord{}, tokens: map[string]int64{}}
 }
 
 // lock locks the store, or fails if it is closed.
@@ -123,7 +127,8 @@ func (s *memStore) CreateEvent(_ context.Context, ev queuepass.Event) (queuepass
 		return queuepass.Event{}, queuepass.ErrEventExists
 	}
 	ev.Version, ev.Counts, ev.RecentAdmissions, ev.Abandoned = 1, queuepass.Counts{}, nil, 0
-	e := &memEvent{ev: ev, live: map[string]*queuepass.Ticket{}}
+	ev.DrawnAt, ev.Sold, ev.Codes = time.Time{}, 0, queuepass.CodeCounts{}
+	e := &memEvent{ev: ev, live: map[string]*queuepass.Ticket{}, spent: map[string]bool{}, codes: map[string]*queuepass.AccessCode{}}
 	s.events[ev.ID] = e
 	s.order = append(s.order, ev.ID)
 	return e.snapshot(), nil
@@ -178,7 +183,7 @@ func (s *memStore) UpdateEvent(_ context.Context, ev queuepass.Event, at time.Ti
 	}
 	from := e.ev.State
 	ev.CreatedAt, ev.DrawSeed, ev.Version = e.ev.CreatedAt, e.ev.DrawSeed, e.ev.Version+1
-	ev.Abandoned = e.ev.Abandoned
+	ev.Abandoned, ev.DrawnAt, ev.Sold, ev.Codes = e.ev.Abandoned, e.ev.DrawnAt, e.ev.Sold, e.ev.Codes
 	ev.Counts, ev.RecentAdmissions = queuepass.Counts{}, e.ev.RecentAdmissions
 	e.ev = ev
 	switch {
@@ -192,15 +197,18 @@ func (s *memStore) UpdateEvent(_ context.Context, ev queuepass.Event, at time.Ti
 			}
 		}
 		var placed []*queuepass.Ticket
-		for _, id := range queuepass.DrawOrder(ev.DrawSeed, ids) {
+		order, hashes := queuepass.DrawOrder(ev.DrawSeed, ids)
+		for _, id := range order {
 			byID[id].Status = queuepass.StatusWaiting
 			placed = append(placed, byID[id])
 		}
 		e.line = append(placed, e.line...)
+		e.draw, e.ev.DrawnAt = hashes, at
 	case ev.State == queuepass.StateClosed:
 		for _, tk := range e.tickets {
 			if tk.Status == queuepass.StatusPrequeue || tk.Status == queuepass.StatusWaiting {
 				e.end(tk, queuepass.StatusClosed, at)
+				tk.StatusReason = ev.StateReason
 			}
 		}
 	}
@@ -221,7 +229,7 @@ func (s *memStore) DeleteEvent(_ context.Context, id string) error {
 	return nil
 }
 
-func (s *memStore) Join(_ context.Context, eventID, userID string, at time.Time) (queuepass.Ticket, bool, error) {
+func (s *memStore) Join(_ context.Context, eventID, userID string, proof queuepass.JoinProof, at time.Time) (queuepass.Ticket, bool, error) {
 	if err := s.lock(); err != nil {
 		return queuepass.Ticket{}, false, err
 	}
@@ -236,6 +244,27 @@ func (s *memStore) Join(_ context.Context, eventID, userID string, at time.Time)
 	}
 	if tk, ok := e.live[userID]; ok {
 		return e.view(tk), false, nil
+	}
+	if e.ev.ChallengeDifficulty > 0 {
+		switch {
+		case proof.Challenge == "":
+			return queuepass.Ticket{}, false, queuepass.ErrChallengeRequired
+		case e.spent[proof.Challenge]:
+			return queuepass.Ticket{}, false, queuepass.ErrChallengeFailed
+		}
+	}
+	var code *queuepass.AccessCode
+	if e.ev.Access == queuepass.AccessByCode {
+		if code = e.codes[proof.Code]; code == nil || code.Used >= code.Uses {
+			return queuepass.Ticket{}, false, queuepass.ErrAccessDenied
+		}
+	}
+	if e.ev.ChallengeDifficulty > 0 {
+		e.spent[proof.Challenge] = true
+	}
+	if code != nil {
+		code.Used++
+		e.ev.Codes.Used++
 	}
 	secret := queuepass.NewTicketSecret()
 	tk := &queuepass.Ticket{
@@ -294,11 +323,12 @@ func (s *memStore) Leave(_ context.Context, eventID, ticketID string, at time.Ti
 	})
 }
 
-func (s *memStore) Complete(_ context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
+func (s *memStore) Complete(_ context.Context, eventID, ticketID string, quantity int, at time.Time) (queuepass.Ticket, error) {
 	return s.step(eventID, ticketID, func(e *memEvent, tk *queuepass.Ticket) error {
 		switch {
 		case tk.Status == queuepass.StatusAdmitted && tk.PassExpiresAt.After(at):
 			e.end(tk, queuepass.StatusCompleted, at)
+			e.ev.Sold += quantity
 		case tk.Status == queuepass.StatusCompleted:
 		default:
 			return queuepass.ErrTicketNotAdmitted
@@ -419,6 +449,70 @@ func (e *memEvent) admit(count int, at time.Time) (queuepass.Admission, error) {
 		}
 	}
 	return adm, nil
+}
+
+func (s *memStore) Draw(_ context.Context, eventID string) ([][32]byte, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(eventID)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(e.draw), nil
+}
+
+func (s *memStore) AddCodes(_ context.Context, eventID string, codes []queuepass.AccessCode) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(eventID)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, c := range codes {
+		if e.codes[c.Code] != nil || seen[c.Code] {
+			return fmt.Errorf("%w: %q", queuepass.ErrCodeExists, c.Code)
+		}
+		seen[c.Code] = true
+	}
+	for _, c := range codes {
+		e.codes[c.Code] = &queuepass.AccessCode{Code: c.Code, Uses: c.Uses}
+		e.ev.Codes.Codes++
+		e.ev.Codes.Uses += c.Uses
+	}
+	return nil
+}
+
+func (s *memStore) Codes(_ context.Context, eventID, after string, limit int) ([]queuepass.AccessCode, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(eventID)
+	if err != nil {
+		return nil, err
+	}
+	var out []queuepass.AccessCode
+	for _, code := range slices.Sorted(maps.Keys(e.codes)) {
+		if code > after && len(out) < limit {
+			out = append(out, *e.codes[code])
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) TakeToken(_ context.Context, key string, interval time.Duration, burst int, at time.Time) (bool, time.Duration, error) {
+	if err := s.lock(); err != nil {
+		return false, 0, err
+	}
+	defer s.mu.Unlock()
+	mark, ok, retry := queuepass.TakeToken(s.tokens[key], at, interval, burst)
+	s.tokens[key] = mark
+	return ok, retry, nil
 }
 
 func (s *memStore) ClaimIdempotencyKey(_ context.Context, key string, fp [32]byte, at time.Time) (queuepass.IdempotencyRecord, bool, error) {

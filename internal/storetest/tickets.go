@@ -188,13 +188,13 @@ func testJoinClosed(t *testing.T, newStore newStoreFunc) {
 	f.joinNew("e", "alice", at(1))
 	f.setState("e", queuepass.StateClosed, at(2))
 	for _, user := range []string{"alice", "bob"} {
-		_, _, err := f.s.Join(f.ctx(), "e", user, at(3))
+		_, _, err := f.s.Join(f.ctx(), "e", user, queuepass.JoinProof{}, at(3))
 		wantErr(t, fmt.Sprintf("Join(closed event, %q)", user), err, queuepass.ErrEventClosed)
 	}
 	f.wantCounts("e", queuepass.Counts{Closed: 1})
 
 	f.createEvent(newEvent("born-closed", queuepass.StateClosed))
-	_, _, err := f.s.Join(f.ctx(), "born-closed", "alice", at(3))
+	_, _, err := f.s.Join(f.ctx(), "born-closed", "alice", queuepass.JoinProof{}, at(3))
 	wantErr(t, "Join(event created closed)", err, queuepass.ErrEventClosed)
 	f.wantCounts("born-closed", queuepass.Counts{})
 }
@@ -202,7 +202,7 @@ func testJoinClosed(t *testing.T, newStore newStoreFunc) {
 func testJoinUnknownEvent(t *testing.T, newStore newStoreFunc) {
 	f := begin(t, newStore)
 	f.createEvent(newEvent("e", queuepass.StateOpen))
-	_, _, err := f.s.Join(f.ctx(), "nope", "alice", at(1))
+	_, _, err := f.s.Join(f.ctx(), "nope", "alice", queuepass.JoinProof{}, at(1))
 	wantErr(t, "Join(nope)", err, queuepass.ErrEventNotFound)
 	f.wantCounts("e", queuepass.Counts{})
 }
@@ -272,7 +272,7 @@ func testTicketNotFound(t *testing.T, newStore newStoreFunc) {
 		wantErr(t, fmt.Sprintf("Ticket(%s: %q)", b.name, b.id), err, queuepass.ErrTicketNotFound)
 		_, err = f.s.Leave(f.ctx(), b.event, b.id, at(2))
 		wantErr(t, fmt.Sprintf("Leave(%s)", b.name), err, queuepass.ErrTicketNotFound)
-		_, err = f.s.Complete(f.ctx(), b.event, b.id, at(2))
+		_, err = f.s.Complete(f.ctx(), b.event, b.id, 1, at(2))
 		wantErr(t, fmt.Sprintf("Complete(%s)", b.name), err, queuepass.ErrTicketNotFound)
 	}
 	_, err := f.s.Ticket(f.ctx(), "nope", a1.ID)
@@ -363,7 +363,7 @@ func testPrequeueDraw(t *testing.T, newStore newStoreFunc) {
 					joined = append(joined, tk.ID)
 				}
 			}
-			want := queuepass.DrawOrder(ev.DrawSeed, joined)
+			want, _ := queuepass.DrawOrder(ev.DrawSeed, joined)
 
 			ev.State = to
 			got := f.update(ev, at(1000))

@@ -140,7 +140,7 @@ func testWatchSlowWatcher(t *testing.T, newStore newStoreFunc) {
 	writes, wcancel := context.WithTimeout(f.ctx(), 30*time.Second)
 	defer wcancel()
 	for i := range n {
-		if _, _, err := f.s.Join(writes, "e", fmt.Sprintf("u%d", i), at(1)); err != nil {
+		if _, _, err := f.s.Join(writes, "e", fmt.Sprintf("u%d", i), queuepass.JoinProof{}, at(1)); err != nil {
 			t.Fatalf("Join %d with watchers that never read: %v", i, err)
 		}
 	}
