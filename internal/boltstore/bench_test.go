@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,7 @@ func bulkJoin(tb testing.TB, s *Store, eventID string, n int) []string {
 		for i := range ops {
 			var created bool
 			user := fmt.Sprintf("user-%07d", start+i)
-			ops[i] = &op{ctx: context.Background(), done: make(chan struct{}), run: s.join(eventID, user, at(0), &tickets[i], &created)}
+			ops[i] = &op{ctx: context.Background(), done: make(chan struct{}), run: s.join(eventID, user, queuepass.JoinProof{}, at(0), &tickets[i], &created)}
 		}
 		s.commit(ops) // the writer is idle: the caller has no call in flight
 		for i, o := range ops {
@@ -110,6 +111,23 @@ func BenchmarkLinePosition(b *testing.B) {
 // BenchmarkJoin joins new users from many goroutines at once; ops/commit
 // shows how many joins share one commit and fsync.
 func BenchmarkJoin(b *testing.B) {
+	benchJoin(b, newEvent("e", queuepass.StateOpen), nil, func(int64) queuepass.JoinProof { return queuepass.JoinProof{} })
+}
+
+// BenchmarkJoinProof is BenchmarkJoin in an event that asks every new
+// ticket for a challenge, which it spends, and an access code use.
+func BenchmarkJoinProof(b *testing.B) {
+	ev := newEvent("e", queuepass.StateOpen)
+	ev.ChallengeDifficulty, ev.Access = 1, queuepass.AccessByCode
+	codes := []queuepass.AccessCode{{Code: "BENCH", Uses: math.MaxInt32}}
+	benchJoin(b, ev, codes, func(user int64) queuepass.JoinProof {
+		return queuepass.JoinProof{Challenge: fmt.Sprint("c", user), ChallengeExpires: at(3600), Code: "BENCH"}
+	})
+}
+
+// benchJoin joins new users to ev, with the event's codes and each user's
+// proof, at 1, 16 and 128 callers per GOMAXPROCS.
+func benchJoin(b *testing.B, ev queuepass.Event, codes []queuepass.AccessCode, proof func(user int64) queuepass.JoinProof) {
 	for _, par := range []int{1, 16, 128} {
 		b.Run(fmt.Sprintf("callers=%dxGOMAXPROCS", par), func(b *testing.B) {
 			s, err := Open(b.TempDir())
@@ -118,7 +136,10 @@ func BenchmarkJoin(b *testing.B) {
 			}
 			defer s.Close()
 			ctx := context.Background()
-			if _, err := s.CreateEvent(ctx, newEvent("e", queuepass.StateOpen)); err != nil {
+			if _, err := s.CreateEvent(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.AddCodes(ctx, ev.ID, codes); err != nil {
 				b.Fatal(err)
 			}
 			commits, ops := s.commits.Load(), s.committedOps.Load()
@@ -127,7 +148,8 @@ func BenchmarkJoin(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, _, err := s.Join(ctx, "e", fmt.Sprint(user.Add(1)), at(1)); err != nil {
+					u := user.Add(1)
+					if _, _, err := s.Join(ctx, ev.ID, fmt.Sprint(u), proof(u), at(1)); err != nil {
 						b.Error(err)
 						return
 					}

@@ -7,7 +7,10 @@
 // at the time in one bbolt transaction with one fsync (group commit), then
 // applies their effects to memory, then answers the callers. So a call that
 // returns without error is on disk, and readers never see a change that is
-// not. Only one process at a time may open a data directory.
+// not: tickets, draws, access codes and spent challenges alike. Token
+// buckets (TakeToken) are the exception the contract allows: they are not
+// records and live in memory only. Only one process at a time may open a
+// data directory.
 package boltstore
 
 import (
@@ -57,6 +60,7 @@ type Store struct {
 	applied chan struct{} // closed (and replaced) whenever txid moves
 
 	watchers watchers
+	tokens   tokenBuckets
 
 	// lastSeq is owned by the writer goroutine.
 	lastSeq uint64
@@ -109,6 +113,7 @@ func open(dir string, o options) (*Store, error) {
 		events:     make(map[string]*eventMem),
 		applied:    make(chan struct{}),
 	}
+	s.tokens.init()
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: load %s: %w", dir, err)
@@ -209,6 +214,7 @@ func (s *Store) Close() error {
 		return errClosed
 	}
 	s.closing = true
+	s.tokens.closed.Store(true)
 	close(s.ops)
 	s.closeMu.Unlock()
 	<-s.writerDone
@@ -402,6 +408,8 @@ func isDomain(err error) bool {
 		queuepass.ErrEventNotFound, queuepass.ErrEventExists, queuepass.ErrEventClosed,
 		queuepass.ErrEventNotOpen, queuepass.ErrInvalidTransition, queuepass.ErrTicketNotFound,
 		queuepass.ErrTicketNotWaiting, queuepass.ErrTicketNotAdmitted, queuepass.ErrConflict,
+		queuepass.ErrChallengeRequired, queuepass.ErrChallengeFailed, queuepass.ErrAccessDenied,
+		queuepass.ErrCodeExists,
 	} {
 		if errors.Is(err, target) {
 			return true

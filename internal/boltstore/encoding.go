@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -13,39 +14,51 @@ import (
 // The file's layout. Top-level buckets:
 //
 //	events    a bucket per event ID, holding:
-//	            meta      eventMeta as JSON
-//	            recent    the RecentAdmissions, binary
-//	            tickets   bucket: number (8 bytes, big-endian) → ticketRec
-//	            line      bucket: slot (8 bytes) → number (8 bytes); waiting tickets only
-//	            prequeue  bucket: number → empty; prequeue tickets in join order
-//	            passes    bucket: PassExpiresAt (12 bytes) ‖ number → empty; admitted tickets
+//	            meta       eventMeta as JSON
+//	            recent     the RecentAdmissions, binary
+//	            draw       the recorded draw: its DrawHashes, 32 bytes each, in draw order
+//	            tickets    bucket: number (8 bytes, big-endian) → ticketRec
+//	            line       bucket: slot (8 bytes) → number (8 bytes); waiting tickets only
+//	            prequeue   bucket: number → empty; prequeue tickets in join order
+//	            passes     bucket: PassExpiresAt (12 bytes) ‖ number → empty; admitted tickets
+//	            codes      bucket: access code → uvarint Uses ‖ uvarint Used
+//	            spent      bucket: spent challenge → the expiry it is kept until (12 bytes)
+//	            spenttime  bucket: that expiry (12 bytes) ‖ challenge → empty
 //	order     creation sequence (8 bytes) → event ID
 //	idem      Idempotency-Key → IdempotencyRecord as JSON
 //	idemtime  CreatedAt (12 bytes) ‖ key → empty
 //
 // Ticket numbers and slots count up from 1 per event, so the hot buckets
-// grow at their end, where bbolt appends cheaply.
+// grow at their end, where bbolt appends cheaply. The draw exists once the
+// event left scheduled; codes, spent and spenttime are made when first
+// written, so events that never asked for proof (and events written before
+// these existed) have none.
 var (
 	bucketEvents   = []byte("events")
 	bucketOrder    = []byte("order")
 	bucketIdem     = []byte("idem")
 	bucketIdemTime = []byte("idemtime")
 
-	keyMeta        = []byte("meta")
-	keyRecent      = []byte("recent")
-	bucketTickets  = []byte("tickets")
-	bucketLine     = []byte("line")
-	bucketPrequeue = []byte("prequeue")
-	bucketPasses   = []byte("passes")
+	keyMeta         = []byte("meta")
+	keyRecent       = []byte("recent")
+	keyDraw         = []byte("draw")
+	bucketTickets   = []byte("tickets")
+	bucketLine      = []byte("line")
+	bucketPrequeue  = []byte("prequeue")
+	bucketPasses    = []byte("passes")
+	bucketCodes     = []byte("codes")
+	bucketSpent     = []byte("spent")
+	bucketSpentTime = []byte("spenttime")
 )
 
 // appendFill is the bbolt fill percent for buckets whose keys only grow:
 // pages split nearly full instead of half full.
 const appendFill = 0.95
 
-// eventMeta is everything the store keeps about an event except its
-// tickets. It is stored as JSON; RecentAdmissions is stored apart (key
-// recent) because it is large and changes only when Admit admits.
+// eventMeta is everything the store keeps about an event except what has
+// keys of its own: its tickets, access codes, spent challenges and draw.
+// It is stored as JSON; RecentAdmissions is stored apart (key recent)
+// because it is large and changes only when Admit admits.
 type eventMeta struct {
 	queuepass.Event
 
@@ -55,13 +68,20 @@ type eventMeta struct {
 
 	// The first closing of an event closes its prequeue and waiting tickets
 	// lazily, in O(1): a ticket numbered below ClosedBelow that is stored
-	// as prequeue or waiting is closed, with EndedAt = ClosedAt.
-	ClosedBelow uint64
-	ClosedAt    time.Time
+	// as prequeue or waiting is closed, with EndedAt = ClosedAt and
+	// StatusReason = ClosedReason (the StateReason it closed with).
+	ClosedBelow  uint64
+	ClosedAt     time.Time
+	ClosedReason queuepass.StatusReason `json:",omitempty"`
 
 	// PaceMark is AdmitPaced's pacing mark, in microseconds since the Unix
 	// epoch; records written before it existed read as 0, a fresh mark.
 	PaceMark int64 `json:",omitempty"`
+
+	// SpentDue is the earliest expiry among the event's remembered spent
+	// challenges (zero: none), so that joins forget spent challenges only
+	// when some are due, without a lookup otherwise.
+	SpentDue time.Time `json:",omitzero"`
 }
 
 func (m *eventMeta) marshal() ([]byte, error) {
@@ -157,8 +177,12 @@ var reasons = [...]queuepass.StatusReason{
 	"",
 	queuepass.ReasonRevoked,
 	queuepass.ReasonAbandoned,
+	queuepass.ReasonSoldOut,
 }
 
+// reasonCode returns the stored code of s. The store writes only the
+// reasons it sets itself and StateReasons that checkSettings let through,
+// so an unknown one is a bug.
 func reasonCode(s queuepass.StatusReason) byte {
 	for i, r := range reasons {
 		if r == s {
@@ -240,6 +264,45 @@ func unmarshalTicket(data []byte) (ticketRec, error) {
 	return r, nil
 }
 
+// marshalCode encodes an access code's record: uvarint Uses, uvarint
+// Used. The code itself is the key.
+func marshalCode(c queuepass.AccessCode) []byte {
+	b := make([]byte, 0, 2*binary.MaxVarintLen64)
+	b = binary.AppendUvarint(b, uint64(c.Uses))
+	return binary.AppendUvarint(b, uint64(c.Used))
+}
+
+func unmarshalCode(code string, data []byte) (queuepass.AccessCode, error) {
+	d := decoder{b: data}
+	c := queuepass.AccessCode{Code: code, Uses: int(d.uvarint()), Used: int(d.uvarint())}
+	if d.err != nil || len(d.b) > 0 {
+		return c, fmt.Errorf("corrupt access code %q", code)
+	}
+	return c, nil
+}
+
+// marshalDraw encodes a draw as its hashes one after another.
+func marshalDraw(hashes [][sha256.Size]byte) []byte {
+	b := make([]byte, 0, len(hashes)*sha256.Size)
+	for _, h := range hashes {
+		b = append(b, h[:]...)
+	}
+	return b
+}
+
+// unmarshalDraw decodes what marshalDraw wrote; none reads as an empty,
+// non-nil draw.
+func unmarshalDraw(data []byte) ([][sha256.Size]byte, error) {
+	if len(data)%sha256.Size != 0 {
+		return nil, errors.New("corrupt draw record")
+	}
+	out := make([][sha256.Size]byte, len(data)/sha256.Size)
+	for i := range out {
+		copy(out[i][:], data[i*sha256.Size:])
+	}
+	return out, nil
+}
+
 // appendTime encodes t as 0 when zero, else 1, varint Unix seconds,
 // uvarint nanoseconds. Times come back in UTC.
 func appendTime(b []byte, t time.Time) []byte {
@@ -305,6 +368,12 @@ func timeKey(t time.Time) []byte {
 	b := make([]byte, 0, 12)
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix())^(1<<63))
 	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
+}
+
+// keyTime decodes the time at the start of a key made with timeKey.
+func keyTime(k []byte) time.Time {
+	sec := int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
+	return time.Unix(sec, int64(binary.BigEndian.Uint32(k[8:]))).UTC()
 }
 
 // passKey is the key of an admitted ticket in the passes bucket.

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"slices"
 	"testing"
@@ -71,6 +72,66 @@ func TestTicketLastSeenRoundTrips(t *testing.T) {
 		got, err := unmarshalTicket(b)
 		if err != nil || got != r {
 			t.Errorf("unmarshalTicket(marshal(%+v)) = %+v, %v", r, got, err)
+		}
+	}
+}
+
+// TestReasonCodes checks the stored codes of status reasons, which files
+// on disk depend on, and that a ticket closed as sold out reads back.
+func TestReasonCodes(t *testing.T) {
+	for code, r := range []queuepass.StatusReason{"", queuepass.ReasonRevoked, queuepass.ReasonAbandoned, queuepass.ReasonSoldOut} {
+		if got := reasonCode(r); int(got) != code {
+			t.Errorf("reasonCode(%q) = %d, want %d", r, got, code)
+		}
+	}
+	at := time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
+	r := ticketRec{status: queuepass.StatusClosed, slot: 3, userID: "u", joined: at, ended: at.Add(time.Hour), reason: queuepass.ReasonSoldOut}
+	if got, err := unmarshalTicket(r.marshal()); err != nil || got != r {
+		t.Errorf("unmarshalTicket(marshal(%+v)) = %+v, %v", r, got, err)
+	}
+}
+
+func TestCodeRoundTrips(t *testing.T) {
+	for _, c := range []queuepass.AccessCode{{Code: "A", Uses: 1}, {Code: "VIP-2027", Uses: 100_000, Used: 99_999}} {
+		if got, err := unmarshalCode(c.Code, marshalCode(c)); err != nil || got != c {
+			t.Errorf("unmarshalCode(marshalCode(%+v)) = %+v, %v", c, got, err)
+		}
+	}
+	for _, bad := range [][]byte{nil, {1}, {1, 0, 0}} {
+		if _, err := unmarshalCode("X", bad); err == nil {
+			t.Errorf("unmarshalCode(%x) succeeded, want an error", bad)
+		}
+	}
+}
+
+func TestDrawRoundTrips(t *testing.T) {
+	for _, hashes := range [][][32]byte{{}, {queuepass.DrawHash("a"), queuepass.DrawHash("b"), queuepass.DrawHash("c")}} {
+		got, err := unmarshalDraw(marshalDraw(hashes))
+		if err != nil || got == nil || !slices.Equal(got, hashes) {
+			t.Errorf("unmarshalDraw(marshalDraw(%x)) = %x, %v; want the same, not nil", hashes, got, err)
+		}
+	}
+	if _, err := unmarshalDraw(make([]byte, 33)); err == nil {
+		t.Error("unmarshalDraw(33 bytes) succeeded, want an error")
+	}
+}
+
+// TestTimeKeyOrder checks that timeKey sorts in time order, before the
+// Unix epoch too, and that keyTime reads it back.
+func TestTimeKeyOrder(t *testing.T) {
+	times := []time.Time{
+		time.Date(1969, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Unix(0, 0).UTC(),
+		time.Date(2026, 12, 3, 18, 0, 0, 1, time.UTC),
+		time.Date(2026, 12, 3, 18, 0, 1, 0, time.UTC),
+	}
+	for i, tm := range times {
+		k := timeKey(tm)
+		if got := keyTime(append(k, "suffix"...)); !got.Equal(tm) {
+			t.Errorf("keyTime(timeKey(%v)) = %v", tm, got)
+		}
+		if i > 0 && bytes.Compare(timeKey(times[i-1]), k) >= 0 {
+			t.Errorf("timeKey(%v) does not sort before timeKey(%v)", times[i-1], tm)
 		}
 	}
 }

@@ -11,14 +11,18 @@ import (
 	"github.com/queuepass/queuepass"
 )
 
-// CreateEvent stores a new event with Version 1, empty Counts and no
-// RecentAdmissions. It fails with ErrEventExists if the ID is taken and
-// with a *queuepass.ValidationError if it is empty. Times are kept in UTC.
+// CreateEvent stores a new event with Version 1 and what the store keeps
+// empty (see queuepass.Store). It fails with ErrEventExists if the ID is
+// taken, and with a *queuepass.ValidationError if the ID is empty or the
+// StateReason is not one defined for events. Times are kept in UTC.
 func (s *Store) CreateEvent(ctx context.Context, ev queuepass.Event) (queuepass.Event, error) {
+	ve := &queuepass.ValidationError{}
 	if ev.ID == "" {
-		ve := &queuepass.ValidationError{}
 		ve.Add("id", "must not be empty")
-		return queuepass.Event{}, ve
+	}
+	checkSettings(ve, ev)
+	if err := ve.Err(); err != nil {
+		return queuepass.Event{}, err
 	}
 	var out queuepass.Event
 	err := s.submit(ctx, func(b *batch) error {
@@ -26,12 +30,10 @@ func (s *Store) CreateEvent(ctx context.Context, ev queuepass.Event) (queuepass.
 			return fmt.Errorf("%w: %q", queuepass.ErrEventExists, ev.ID)
 		}
 		s.lastSeq++
-		m := &eventMeta{Event: settings(ev), Seq: s.lastSeq}
+		m := &eventMeta{Seq: s.lastSeq}
+		m.ID, m.CreatedAt, m.DrawSeed = ev.ID, utc(ev.CreatedAt), ev.DrawSeed
+		m.setSettings(ev)
 		m.Version = 1
-		m.Counts = queuepass.Counts{}
-		m.Abandoned = 0
-		m.RecentAdmissions = nil
-		m.CreatedAt = utc(ev.CreatedAt)
 
 		eb, err := b.tx.Bucket(bucketEvents).CreateBucket([]byte(ev.ID))
 		if err != nil {
@@ -62,13 +64,32 @@ func (s *Store) CreateEvent(ctx context.Context, ev queuepass.Event) (queuepass.
 	return out, nil
 }
 
-// settings returns ev's admin-chosen settings with times in UTC; the store
-// keeps Version, Counts and RecentAdmissions itself.
-func settings(ev queuepass.Event) queuepass.Event {
-	ev.OpensAt = utc(ev.OpensAt)
-	ev.ClosesAt = utc(ev.ClosesAt)
-	ev.CreatedAt = utc(ev.CreatedAt)
-	return ev
+// checkSettings adds to ve what the store cannot keep of ev's settings: a
+// StateReason other than the ones defined for events ("" and
+// ReasonSoldOut), which a closing could not write into ticket records.
+func checkSettings(ve *queuepass.ValidationError, ev queuepass.Event) {
+	if ev.StateReason != "" && ev.StateReason != queuepass.ReasonSoldOut {
+		ve.Add("state_reason", "must be empty or %q, not %q", queuepass.ReasonSoldOut, ev.StateReason)
+	}
+}
+
+// setSettings replaces m's admin-chosen settings with ev's, times in UTC.
+// Everything else (ID, CreatedAt, DrawSeed, and what the store keeps:
+// Version, Counts, Abandoned, RecentAdmissions, DrawnAt, Sold, Codes) is
+// left alone.
+func (m *eventMeta) setSettings(ev queuepass.Event) {
+	m.Name = ev.Name
+	m.State = ev.State
+	m.StateReason = ev.StateReason
+	m.OpensAt = utc(ev.OpensAt)
+	m.ClosesAt = utc(ev.ClosesAt)
+	m.AdmitRatePerMinute = ev.AdmitRatePerMinute
+	m.MaxActive = ev.MaxActive
+	m.PassTTL = ev.PassTTL
+	m.IdleTimeout = ev.IdleTimeout
+	m.ChallengeDifficulty = ev.ChallengeDifficulty
+	m.Access = ev.Access
+	m.Inventory = ev.Inventory
 }
 
 // public returns the event as callers see it.
@@ -137,12 +158,18 @@ func (s *Store) orderIndex(seq uint64) int {
 // UpdateEvent replaces the event's settings if its Version is still
 // ev.Version, and carries out the effects of the state change in the same
 // step (see queuepass.Store). It fails with ErrConflict or
-// ErrEventNotFound.
+// ErrEventNotFound, and with a *queuepass.ValidationError if the
+// StateReason is not one defined for events.
 //
 // Opening a scheduled event costs O(p log p) in its pre-queue p. The first
 // closing of an event costs O(admitted tickets), however long the line: the
 // stored tickets are left as they are and read as closed.
 func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Time) (queuepass.Event, error) {
+	ve := &queuepass.ValidationError{}
+	checkSettings(ve, ev)
+	if err := ve.Err(); err != nil {
+		return queuepass.Event{}, err
+	}
 	at = utc(at)
 	var out queuepass.Event
 	err := s.submit(ctx, func(b *batch) error {
@@ -153,25 +180,16 @@ func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Tim
 		if m.Version != ev.Version {
 			return fmt.Errorf("%w: event %q is at version %d, not %d", queuepass.ErrConflict, ev.ID, m.Version, ev.Version)
 		}
-		set := settings(ev)
-		m.Name = set.Name
-		m.State = set.State
-		m.OpensAt = set.OpensAt
-		m.ClosesAt = set.ClosesAt
-		m.AdmitRatePerMinute = set.AdmitRatePerMinute
-		m.MaxActive = set.MaxActive
-		m.PassTTL = set.PassTTL
-		m.IdleTimeout = set.IdleTimeout
+		from := m.State
+		m.setSettings(ev)
 		m.Version++
 		b.touch(ev.ID)
-		switch m.State {
-		case queuepass.StateOpen, queuepass.StatePaused:
-			if m.Counts.Prequeue > 0 {
-				if err := b.draw(m); err != nil {
-					return err
-				}
+		switch {
+		case from == queuepass.StateScheduled && (m.State == queuepass.StateOpen || m.State == queuepass.StatePaused):
+			if err := b.draw(m, at); err != nil {
+				return err
 			}
-		case queuepass.StateClosed:
+		case m.State == queuepass.StateClosed:
 			if err := b.closeLine(m, at); err != nil {
 				return err
 			}
@@ -185,8 +203,27 @@ func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Tim
 	return out, nil
 }
 
-// draw moves the pre-queue into the line in DrawOrder.
-func (b *batch) draw(m *eventMeta) error {
+// Draw returns the DrawHashes of the pre-queue recorded when the event
+// left scheduled, in draw order, or nil if it has not; an unknown event
+// fails with ErrEventNotFound.
+func (s *Store) Draw(ctx context.Context, eventID string) ([][32]byte, error) {
+	var out [][32]byte
+	err := s.read(ctx, func(tx *bbolt.Tx) error {
+		em, err := s.event(eventID)
+		if err != nil || em.meta.DrawnAt.IsZero() {
+			return err
+		}
+		if out, err = unmarshalDraw(eventBucket(tx, eventID).Get(keyDraw)); err != nil {
+			return fmt.Errorf("boltstore: event %q: %w", eventID, err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// draw moves the pre-queue (which may be empty) into the line in
+// DrawOrder and records the draw, made at at.
+func (b *batch) draw(m *eventMeta, at time.Time) error {
 	eb := b.bucket(m.ID)
 	tb := eb.Bucket(bucketTickets)
 	p := m.Counts.Prequeue
@@ -224,7 +261,8 @@ func (b *batch) draw(m *eventMeta) error {
 	}
 	first := m.LastSlot + 1
 	order := make([]int, len(ids)) // draw position → index in numbers
-	for k, id := range queuepass.DrawOrder(m.DrawSeed, ids) {
+	drawn, hashes := queuepass.DrawOrder(m.DrawSeed, ids)
+	for k, id := range drawn {
 		i := index[id]
 		order[k] = i
 		recs[i].status, recs[i].slot = queuepass.StatusWaiting, first+uint64(k)
@@ -246,6 +284,10 @@ func (b *batch) draw(m *eventMeta) error {
 	if err := emptyBucket(eb, bucketPrequeue); err != nil {
 		return err
 	}
+	if err := eb.Put(keyDraw, marshalDraw(hashes)); err != nil {
+		return err
+	}
+	m.DrawnAt = at
 	m.Counts.Waiting += len(order)
 	m.Counts.Prequeue -= len(order)
 	id, last := m.ID, m.LastSlot
@@ -259,15 +301,17 @@ func (b *batch) draw(m *eventMeta) error {
 	return nil
 }
 
-// closeLine closes every prequeue and waiting ticket with EndedAt = at.
-// The first closing marks them closed in the event record only; a later
-// one (after a reopening the waiting room would not allow) rewrites them.
+// closeLine closes every prequeue and waiting ticket with EndedAt = at
+// and StatusReason = the event's StateReason. The first closing marks them
+// closed in the event record only; a later one (after a reopening the
+// waiting room would not allow) rewrites them.
 func (b *batch) closeLine(m *eventMeta, at time.Time) error {
 	eb := b.bucket(m.ID)
 	tb := eb.Bucket(bucketTickets)
 	if m.ClosedBelow == 0 {
 		m.ClosedBelow = m.LastNumber + 1
 		m.ClosedAt = at
+		m.ClosedReason = m.StateReason
 	} else {
 		var numbers []uint64
 		if err := eb.Bucket(bucketPrequeue).ForEach(func(k, _ []byte) error {
@@ -287,7 +331,7 @@ func (b *batch) closeLine(m *eventMeta, at time.Time) error {
 			if err != nil {
 				return err
 			}
-			r.status, r.ended = queuepass.StatusClosed, at
+			r.status, r.ended, r.reason = queuepass.StatusClosed, at, m.StateReason
 			if err := tb.Put(u64(n), r.marshal()); err != nil {
 				return err
 			}

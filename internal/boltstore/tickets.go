@@ -13,10 +13,14 @@ import (
 )
 
 // Join returns the user's live ticket in the event with created false, or
-// makes a new one (see queuepass.Store). A repeat join of a live ticket is
-// answered from committed state without a write. It fails with
-// ErrEventClosed or ErrEventNotFound.
-func (s *Store) Join(ctx context.Context, eventID, userID string, at time.Time) (queuepass.Ticket, bool, error) {
+// makes a new one that meets the event's requirements with proof (see
+// queuepass.Store). A repeat join of a live ticket is answered from
+// committed state without a write. It fails with ErrEventClosed or
+// ErrEventNotFound, or for want of proof with ErrChallengeRequired,
+// ErrChallengeFailed (also for a challenge longer than 64 bytes) or
+// ErrAccessDenied. A join in an event without requirements looks at no
+// proof and costs no more than before proof existed.
+func (s *Store) Join(ctx context.Context, eventID, userID string, proof queuepass.JoinProof, at time.Time) (queuepass.Ticket, bool, error) {
 	var (
 		t     queuepass.Ticket
 		found bool
@@ -46,7 +50,7 @@ func (s *Store) Join(ctx context.Context, eventID, userID string, at time.Time) 
 	}
 	// The writer checks again, and checks the event.
 	var created bool
-	if err := s.submit(ctx, s.join(eventID, userID, utc(at), &t, &created)); err != nil {
+	if err := s.submit(ctx, s.join(eventID, userID, proof, utc(at), &t, &created)); err != nil {
 		return queuepass.Ticket{}, false, err
 	}
 	return t, created, nil
@@ -61,9 +65,10 @@ func (s *Store) knownUser(eventID, userID string) bool {
 	return em != nil && em.users[userID] != 0
 }
 
-// join returns the op that makes the user's ticket, or finds the live one
-// made since the caller last looked, and stores it in *t.
-func (s *Store) join(eventID, userID string, at time.Time, t *queuepass.Ticket, created *bool) func(b *batch) error {
+// join returns the op that makes the user's ticket, spending proof, or
+// finds the live one made since the caller last looked, and stores it in
+// *t.
+func (s *Store) join(eventID, userID string, proof queuepass.JoinProof, at time.Time, t *queuepass.Ticket, created *bool) func(b *batch) error {
 	return func(b *batch) error {
 		m, err := b.event(eventID)
 		if err != nil {
@@ -72,7 +77,8 @@ func (s *Store) join(eventID, userID string, at time.Time, t *queuepass.Ticket, 
 		if m.State == queuepass.StateClosed {
 			return fmt.Errorf("%w: %q", queuepass.ErrEventClosed, eventID)
 		}
-		tb := b.bucket(eventID).Bucket(bucketTickets)
+		eb := b.bucket(eventID)
+		tb := eb.Bucket(bucketTickets)
 		if n := b.live(eventID, userID); n != 0 {
 			r, err := getTicket(tb, n)
 			if err != nil {
@@ -82,18 +88,26 @@ func (s *Store) join(eventID, userID string, at time.Time, t *queuepass.Ticket, 
 			*created = false
 			return nil
 		}
+		if err := spendProof(m, eb, proof, at); err != nil {
+			return err
+		}
+		if m.spentDue(at) {
+			if err := forgetSpent(m, eb, at); err != nil {
+				return err
+			}
+		}
 		m.LastNumber++
 		n := m.LastNumber
 		r := ticketRec{status: queuepass.StatusPrequeue, secret: queuepass.NewTicketSecret(), userID: userID, joined: at}
 		if m.State == queuepass.StateScheduled {
-			if err := b.bucket(eventID).Bucket(bucketPrequeue).Put(u64(n), nil); err != nil {
+			if err := eb.Bucket(bucketPrequeue).Put(u64(n), nil); err != nil {
 				return err
 			}
 			m.Counts.Prequeue++
 		} else {
 			m.LastSlot++
 			r.status, r.slot = queuepass.StatusWaiting, m.LastSlot
-			lb := b.bucket(eventID).Bucket(bucketLine)
+			lb := eb.Bucket(bucketLine)
 			lb.FillPercent = appendFill
 			if err := lb.Put(u64(r.slot), u64(n)); err != nil {
 				return err
@@ -368,10 +382,17 @@ func (s *Store) Touch(ctx context.Context, eventID, ticketID string, at time.Tim
 	})
 }
 
-// Complete makes an admitted ticket whose pass is valid at at completed
-// and returns it; a completed ticket comes back unchanged. Anything else
-// fails with ErrTicketNotAdmitted.
-func (s *Store) Complete(ctx context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
+// Complete makes an admitted ticket whose pass is valid at at completed,
+// adds quantity to the event's Sold, and returns it; a completed ticket
+// comes back unchanged, and Sold too. Anything else fails with
+// ErrTicketNotAdmitted; a quantity below 1 with a
+// *queuepass.ValidationError.
+func (s *Store) Complete(ctx context.Context, eventID, ticketID string, quantity int, at time.Time) (queuepass.Ticket, error) {
+	if quantity < 1 {
+		ve := &queuepass.ValidationError{}
+		ve.Add("quantity", "must be at least 1, not %d", quantity)
+		return queuepass.Ticket{}, ve
+	}
 	at = utc(at)
 	var t queuepass.Ticket
 	err := s.submit(ctx, func(b *batch) error {
@@ -398,6 +419,7 @@ func (s *Store) Complete(ctx context.Context, eventID, ticketID string, at time.
 		}
 		m.Counts.Admitted--
 		m.Counts.Completed++
+		m.Sold += quantity
 		b.touch(eventID)
 		b.setLive(eventID, r.userID, 0)
 		b.setTicket(&t, m, n, &r)
@@ -550,13 +572,14 @@ func publicTicket(m *eventMeta, n uint64, r *ticketRec) queuepass.Ticket {
 		LastSeen:      r.seen,
 	}
 	if t.Status != r.status {
-		t.EndedAt = m.ClosedAt
+		t.EndedAt, t.StatusReason = m.ClosedAt, m.ClosedReason
 	}
 	return t
 }
 
 // liveStatus returns a stored ticket's status, reading a prequeue or
-// waiting ticket that the event's first closing left as it was as closed.
+// waiting ticket that the event's first closing left as it was as closed
+// (publicTicket then gives it the closing's EndedAt and StatusReason).
 func liveStatus(m *eventMeta, n uint64, stored queuepass.TicketStatus) queuepass.TicketStatus {
 	if n < m.ClosedBelow && (stored == queuepass.StatusPrequeue || stored == queuepass.StatusWaiting) {
 		return queuepass.StatusClosed
@@ -564,7 +587,6 @@ func liveStatus(m *eventMeta, n uint64, stored queuepass.TicketStatus) queuepass
 	return stored
 }
 
-// findTicket looks a ticket up by ID, or fails with ErrTicketNotFound.
 // ticketStep is what a step on one ticket works with inside a batch: the
 // event's meta and buckets, and the ticket's number and record.
 type ticketStep struct {
