@@ -48,6 +48,18 @@ var (
 	ErrUnavailable = errors.New("store unavailable")
 )
 
+// ChallengeError is a challenge that failed for a reason its sender may
+// read (wrong, expired, unsolved, of another event). It matches
+// ErrChallengeFailed.
+type ChallengeError struct {
+	Reason string
+}
+
+func (e *ChallengeError) Error() string { return "challenge failed: " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrChallengeFailed) hold.
+func (e *ChallengeError) Unwrap() error { return ErrChallengeFailed }
+
 // RateLimitError means a client made more calls of one kind than its
 // limit allows; it may try again after RetryAfter.
 type RateLimitError struct {

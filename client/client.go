@@ -151,6 +151,13 @@ func (c *Client) GetEvent(ctx context.Context, eventID string) (Event, error) {
 
 // ListEvents returns one page of events in creation order. Admin call.
 func (c *Client) ListEvents(ctx context.Context, o ListOptions) (EventPage, error) {
+	var page EventPage
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/v1/events"+o.query(), true, nil, nil), &page)
+	return page, err
+}
+
+// query encodes o as a URL query, "" for the defaults.
+func (o ListOptions) query() string {
 	q := url.Values{}
 	if o.Limit != 0 {
 		q.Set("limit", strconv.Itoa(o.Limit))
@@ -158,13 +165,10 @@ func (c *Client) ListEvents(ctx context.Context, o ListOptions) (EventPage, erro
 	if o.Cursor != "" {
 		q.Set("cursor", o.Cursor)
 	}
-	path := "/v1/events"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
+	if len(q) == 0 {
+		return ""
 	}
-	var page EventPage
-	_, err := c.do(ctx, c.newCall(http.MethodGet, path, true, nil, nil), &page)
-	return page, err
+	return "?" + q.Encode()
 }
 
 // AllEvents iterates over every event in creation order, fetching pages of
@@ -229,14 +233,106 @@ func (c *Client) Stats(ctx context.Context, eventID string) (Stats, error) {
 // it back with created false (200), so repeating a join is safe. A closed
 // event fails with an *Error of code event_closed.
 func (c *Client) Join(ctx context.Context, eventID, userID string, opts ...CallOption) (t Ticket, created bool, err error) {
+	return c.JoinWith(ctx, eventID, JoinParams{UserID: userID}, opts...)
+}
+
+// JoinWith is Join with what an event may ask of a new ticket: a solved
+// challenge (proof of work) and an access code. Without them such an event
+// refuses a new ticket with an *Error of code challenge_required (428),
+// challenge_failed or forbidden (403); a user who holds a live ticket gets
+// it back without either.
+func (c *Client) JoinWith(ctx context.Context, eventID string, p JoinParams, opts ...CallOption) (t Ticket, created bool, err error) {
 	if err := checkIDs(eventID); err != nil {
 		return t, false, err
 	}
-	body := struct {
-		UserID string `json:"user_id"`
-	}{userID}
-	status, err := c.do(ctx, c.newCall(http.MethodPost, eventPath(eventID)+"/tickets", false, body, opts), &t)
+	status, err := c.do(ctx, c.newCall(http.MethodPost, eventPath(eventID)+"/tickets", false, p, opts), &t)
 	return t, status == http.StatusCreated, err
+}
+
+// Challenge asks for a proof-of-work challenge for one join of the event.
+// Each new ticket spends one; solve it with Challenge.Solve.
+func (c *Client) Challenge(ctx context.Context, eventID string) (Challenge, error) {
+	var ch Challenge
+	if err := checkIDs(eventID); err != nil {
+		return ch, err
+	}
+	_, err := c.do(ctx, c.newCall(http.MethodPost, eventPath(eventID)+"/challenges", false, nil, nil), &ch)
+	return ch, err
+}
+
+// JoinSolving joins, first getting and solving a challenge when the event
+// asks for proof of work (ev.ChallengeDifficulty > 0): two requests, plus
+// the work, instead of one. code is the access code, or "".
+func (c *Client) JoinSolving(ctx context.Context, ev Event, userID, code string, opts ...CallOption) (t Ticket, created bool, err error) {
+	p := JoinParams{UserID: userID, AccessCode: code}
+	if ev.ChallengeDifficulty > 0 {
+		ch, err := c.Challenge(ctx, ev.ID)
+		if err != nil {
+			return t, false, err
+		}
+		proof, err := ch.Solve(ctx)
+		if err != nil {
+			return t, false, err
+		}
+		p.Challenge, p.Nonce = proof.Challenge, proof.Nonce
+	}
+	return c.JoinWith(ctx, ev.ID, p, opts...)
+}
+
+// Draw returns an opened event's published draw, which anyone may check
+// with Draw.Verify. Before the event opens it fails with an *Error of code
+// event_not_open; an event that never had a pre-queue, with not_found.
+func (c *Client) Draw(ctx context.Context, eventID string) (Draw, error) {
+	var d Draw
+	if err := checkIDs(eventID); err != nil {
+		return d, err
+	}
+	_, err := c.do(ctx, c.newCall(http.MethodGet, eventPath(eventID)+"/draw", false, nil, nil), &d)
+	return d, err
+}
+
+// AddCodes adds access codes to an event (an event with access "code"
+// takes joins only with one), each good for uses joins, and returns them.
+// A code the event has already fails with an *Error of code
+// invalid_request (field codes), and nothing is added. Admin call.
+func (c *Client) AddCodes(ctx context.Context, eventID string, codes []string, uses int, opts ...CallOption) ([]AccessCode, error) {
+	body := struct {
+		Codes []string `json:"codes"`
+		Uses  int      `json:"uses"`
+	}{codes, uses}
+	return c.addCodes(ctx, eventID, body, opts)
+}
+
+// GenerateCodes adds n random access codes (1..1000), each good for uses
+// joins, and returns them. Admin call.
+func (c *Client) GenerateCodes(ctx context.Context, eventID string, n, uses int, opts ...CallOption) ([]AccessCode, error) {
+	body := struct {
+		Generate int `json:"generate"`
+		Uses     int `json:"uses"`
+	}{n, uses}
+	return c.addCodes(ctx, eventID, body, opts)
+}
+
+func (c *Client) addCodes(ctx context.Context, eventID string, body any, opts []CallOption) ([]AccessCode, error) {
+	var out struct {
+		Codes []AccessCode `json:"codes"`
+	}
+	if err := checkIDs(eventID); err != nil {
+		return nil, err
+	}
+	_, err := c.do(ctx, c.newCall(http.MethodPost, eventPath(eventID)+"/codes", true, body, opts), &out)
+	return out.Codes, err
+}
+
+// ListCodes returns one page of an event's access codes with their usage,
+// in code order. Admin call.
+func (c *Client) ListCodes(ctx context.Context, eventID string, o ListOptions) (CodePage, error) {
+	var page CodePage
+	if err := checkIDs(eventID); err != nil {
+		return page, err
+	}
+	_, err := c.do(ctx, c.newCall(http.MethodGet, eventPath(eventID)+"/codes"+o.query(), true, nil, nil), &page)
+	return page, err
 }
 
 // Ticket returns a ticket with its current position and, once admitted, its
@@ -282,11 +378,21 @@ func (c *Client) Admit(ctx context.Context, eventID string, count int, opts ...C
 // is not admitted fails with an *Error of code ticket_not_admitted. Admin
 // call.
 func (c *Client) Complete(ctx context.Context, eventID, ticketID string, opts ...CallOption) (Ticket, error) {
+	return c.CompleteQuantity(ctx, eventID, ticketID, 1, opts...)
+}
+
+// CompleteQuantity is Complete for a visit that took quantity (1..10000)
+// units of the event's inventory; once the inventory is sold out the event
+// closes by itself. Admin call.
+func (c *Client) CompleteQuantity(ctx context.Context, eventID, ticketID string, quantity int, opts ...CallOption) (Ticket, error) {
 	var t Ticket
 	if err := checkIDs(eventID, ticketID); err != nil {
 		return t, err
 	}
-	_, err := c.do(ctx, c.newCall(http.MethodPost, ticketPath(eventID, ticketID)+"/complete", true, nil, opts), &t)
+	body := struct {
+		Quantity int `json:"quantity"`
+	}{quantity}
+	_, err := c.do(ctx, c.newCall(http.MethodPost, ticketPath(eventID, ticketID)+"/complete", true, body, opts), &t)
 	return t, err
 }
 

@@ -16,6 +16,8 @@ const (
 	CodeMalformedJSON        = "malformed_json"
 	CodeUnauthorized         = "unauthorized"
 	CodeForbidden            = "forbidden"
+	CodeChallengeFailed      = "challenge_failed"
+	CodeChallengeRequired    = "challenge_required"
 	CodeEventNotFound        = "event_not_found"
 	CodeTicketNotFound       = "ticket_not_found"
 	CodeNotFound             = "not_found"
@@ -101,6 +103,10 @@ func sentinel(code string) error {
 		return queuepass.ErrTicketNotAdmitted
 	case CodeUnavailable:
 		return queuepass.ErrUnavailable
+	case CodeChallengeRequired:
+		return queuepass.ErrChallengeRequired
+	case CodeChallengeFailed:
+		return queuepass.ErrChallengeFailed
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -23,6 +25,21 @@ type Event struct {
 	IdleTimeoutSeconds int                  `json:"idle_timeout_seconds"` // 0: tickets are never abandoned
 	Waiting            int                  `json:"waiting"`
 	CreatedAt          time.Time            `json:"created_at"`
+
+	StateReason         queuepass.StatusReason `json:"state_reason"`         // "" (null), or queuepass.ReasonSoldOut for an event closed by selling out
+	ChallengeDifficulty int                    `json:"challenge_difficulty"` // proof of work a new ticket costs; 0: none (see SolveChallenge)
+	Access              queuepass.Access       `json:"access"`               // public, or code: joins need an access code
+	Inventory           *int                   `json:"inventory"`            // nil: no inventory tracked
+	InventoryRemaining  *int                   `json:"inventory_remaining"`
+	Draw                *DrawRef               `json:"draw"` // nil unless the event was scheduled: it then has a draw
+}
+
+// DrawRef is what an event says of its pre-queue draw: the commitment to
+// the secret seed, published from the event's creation on, and when the
+// draw was made (nil until the event opens; then Client.Draw has it).
+type DrawRef struct {
+	Commitment string     `json:"commitment"` // hex SHA-256 of the seed
+	DrawnAt    *time.Time `json:"drawn_at"`
 }
 
 // CreateEventParams is the body of CreateEvent. Zero values are left out of
@@ -38,6 +55,10 @@ type CreateEventParams struct {
 	MaxActive          int // 0..10000000
 	PassTTLSeconds     int // 30..86400; 0 means the server's default
 	IdleTimeoutSeconds int // 0..86400; a waiting ticket unread this long is abandoned; 0: never
+
+	ChallengeDifficulty int              // 0..32 leading zero bits of proof of work per new ticket; 0: none
+	Access              queuepass.Access // "" or queuepass.AccessPublic: anyone; queuepass.AccessByCode: joins need an access code
+	Inventory           int              // units for sale; 0: none tracked
 }
 
 // MarshalJSON encodes p as the API expects, times in UTC to the second.
@@ -51,6 +72,10 @@ func (p CreateEventParams) MarshalJSON() ([]byte, error) {
 		MaxActive          int       `json:"max_active,omitempty"`
 		PassTTLSeconds     int       `json:"pass_ttl_seconds,omitempty"`
 		IdleTimeoutSeconds int       `json:"idle_timeout_seconds,omitempty"`
+
+		ChallengeDifficulty int              `json:"challenge_difficulty,omitempty"`
+		Access              queuepass.Access `json:"access,omitempty"`
+		Inventory           int              `json:"inventory,omitempty"`
 	}{
 		ID:                 p.ID,
 		Name:               p.Name,
@@ -60,6 +85,10 @@ func (p CreateEventParams) MarshalJSON() ([]byte, error) {
 		MaxActive:          p.MaxActive,
 		PassTTLSeconds:     p.PassTTLSeconds,
 		IdleTimeoutSeconds: p.IdleTimeoutSeconds,
+
+		ChallengeDifficulty: p.ChallengeDifficulty,
+		Access:              p.Access,
+		Inventory:           p.Inventory,
 	})
 }
 
@@ -78,6 +107,10 @@ type EventPatch struct {
 	MaxActive          *int
 	PassTTLSeconds     *int
 	IdleTimeoutSeconds *int // 0 turns abandonment off
+
+	ChallengeDifficulty *int
+	Access              *queuepass.Access
+	Inventory           *int // 0 clears it (sent as null): no inventory tracked
 }
 
 // MarshalJSON encodes p as a merge patch. It fails if a time is both set
@@ -107,6 +140,19 @@ func (p EventPatch) MarshalJSON() ([]byte, error) {
 	}
 	if p.IdleTimeoutSeconds != nil {
 		m["idle_timeout_seconds"] = *p.IdleTimeoutSeconds
+	}
+	if p.ChallengeDifficulty != nil {
+		m["challenge_difficulty"] = *p.ChallengeDifficulty
+	}
+	if p.Access != nil {
+		m["access"] = *p.Access
+	}
+	if p.Inventory != nil {
+		if *p.Inventory == 0 {
+			m["inventory"] = nil
+		} else {
+			m["inventory"] = *p.Inventory
+		}
 	}
 	return json.Marshal(m)
 }
@@ -176,6 +222,123 @@ type Stats struct {
 	MedianWaitSeconds     *int                 `json:"median_wait_seconds"`   // of the tickets admitted in the last 10 minutes; nil: none were
 	Abandoned             int                  `json:"abandoned"`             // tickets that ended abandoned (also in Counts.Expired)
 	LastAdmissionAt       *time.Time           `json:"last_admission_at"`
+	Inventory             *int                 `json:"inventory"` // nil: none tracked
+	Sold                  int                  `json:"sold"`      // the quantities of completions
+	InventoryRemaining    *int                 `json:"inventory_remaining"`
+	AccessCodes           CodeCounts           `json:"access_codes"`
+}
+
+// CodeCounts sum up an event's access codes.
+type CodeCounts struct {
+	Codes int `json:"codes"`
+	Uses  int `json:"uses"` // joins they allow in all
+	Used  int `json:"used"`
+}
+
+// AccessCode is one code that lets Uses joins in to an event with access
+// "code"; Used of them are made.
+type AccessCode struct {
+	Code string `json:"code"`
+	Uses int    `json:"uses"`
+	Used int    `json:"used"`
+}
+
+// CodePage is one page of an event's access codes in code order.
+type CodePage struct {
+	Codes      []AccessCode `json:"codes"`
+	NextCursor string       `json:"next_cursor"` // "" (null) on the last page
+}
+
+// Challenge is a proof-of-work challenge for one join (Client.Challenge);
+// Solve it and join with the Proof.
+type Challenge struct {
+	Challenge  string    `json:"challenge"`
+	Difficulty int       `json:"difficulty"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// Proof is a solved challenge, for JoinParams.
+type Proof struct {
+	Challenge string
+	Nonce     string
+}
+
+// Solve finds the nonce that solves c (about 2^Difficulty SHA-256 hashes;
+// a 20-bit challenge takes a fraction of a second on one core). It stops
+// with ctx's error when ctx ends.
+func (c Challenge) Solve(ctx context.Context) (Proof, error) {
+	nonce, err := queuepass.SolveChallenge(ctx, c.Challenge, c.Difficulty)
+	return Proof{Challenge: c.Challenge, Nonce: nonce}, err
+}
+
+// JoinParams is the body of JoinWith.
+type JoinParams struct {
+	UserID     string `json:"user_id"`
+	Challenge  string `json:"challenge,omitempty"` // with Nonce: a solved challenge (Proof), where the event asks for proof of work
+	Nonce      string `json:"nonce,omitempty"`
+	AccessCode string `json:"access_code,omitempty"` // where the event's access is "code"
+}
+
+// Draw is an opened event's published pre-queue draw. Verify checks it.
+type Draw struct {
+	EventID    string    `json:"event_id"`
+	Algorithm  string    `json:"algorithm"`
+	Commitment string    `json:"commitment"` // hex SHA-256 of the seed, as the event showed it before opening
+	Seed       string    `json:"seed"`       // hex, 32 bytes
+	DrawnAt    time.Time `json:"drawn_at"`
+	Entrants   int       `json:"entrants"`
+	Order      []string  `json:"order"` // hex SHA-256 of each entrant's ticket ID, in draw order
+}
+
+// Verify checks the draw as anyone can: that Seed is the one Commitment
+// committed to, and that Order is exactly what the seed gives for its
+// entrants (queuepass.VerifyDraw). It returns the order as hashes for
+// Place.
+func (d Draw) Verify() error {
+	commitment, seed, order, err := d.decode()
+	if err != nil {
+		return err
+	}
+	return queuepass.VerifyDraw(commitment, seed, order)
+}
+
+// Place returns the 1-based place of ticketID in the draw, or 0 if it was
+// not drawn.
+func (d Draw) Place(ticketID string) int {
+	h := queuepass.DrawHash(ticketID)
+	want := hex.EncodeToString(h[:])
+	for i, o := range d.Order {
+		if o == want {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func (d Draw) decode() (commitment, seed [32]byte, order [][32]byte, err error) {
+	for _, f := range []struct {
+		name string
+		hex  string
+		dst  *[32]byte
+	}{{"commitment", d.Commitment, &commitment}, {"seed", d.Seed, &seed}} {
+		if b, err := hex.DecodeString(f.hex); err != nil || len(b) != 32 {
+			return commitment, seed, nil, fmt.Errorf("client: draw %s %q is not 32 bytes of hex", f.name, f.hex)
+		} else {
+			copy(f.dst[:], b)
+		}
+	}
+	if d.Entrants != len(d.Order) {
+		return commitment, seed, nil, fmt.Errorf("client: draw says %d entrants but lists %d", d.Entrants, len(d.Order))
+	}
+	order = make([][32]byte, len(d.Order))
+	for i, o := range d.Order {
+		b, err := hex.DecodeString(o)
+		if err != nil || len(b) != 32 {
+			return commitment, seed, nil, fmt.Errorf("client: draw place %d %q is not 32 bytes of hex", i+1, o)
+		}
+		copy(order[i][:], b)
+	}
+	return commitment, seed, order, nil
 }
 
 // Ticket is one user's place in one event's line. Its ID is the holder's
@@ -185,7 +348,7 @@ type Ticket struct {
 	EventID              string                 `json:"event_id"`
 	UserID               string                 `json:"user_id"`
 	Status               queuepass.TicketStatus `json:"status"`
-	StatusReason         queuepass.StatusReason `json:"status_reason"`          // "" (null), or why a final status was reached: queuepass.ReasonRevoked or ReasonAbandoned
+	StatusReason         queuepass.StatusReason `json:"status_reason"`          // "" (null), or why a final status was reached: queuepass.ReasonRevoked, ReasonAbandoned or ReasonSoldOut
 	Position             *int                   `json:"position"`               // only while waiting; 1 is next
 	Ahead                *int                   `json:"ahead"`                  // Position - 1
 	EstimatedWaitSeconds *int                   `json:"estimated_wait_seconds"` // nil: no basis for an estimate
@@ -195,6 +358,7 @@ type Ticket struct {
 	Pass                 string                 `json:"pass"` // "" (null) unless admitted and unexpired
 	PassExpiresAt        *time.Time             `json:"pass_expires_at"`
 	PollAfterSeconds     int                    `json:"poll_after_seconds"`
+	LikelySoldOut        bool                   `json:"likely_sold_out"` // the inventory left would run out before this ticket's turn
 }
 
 // WaitRange is the range a wait is expected to fall in, in seconds, with

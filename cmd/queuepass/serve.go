@@ -49,8 +49,36 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	metrics := fset.String("metrics", envDefault(getenv, "QUEUEPASS_METRICS", "public"), "who may read /metrics: public, admin or off (env QUEUEPASS_METRICS)")
 	passKeyFile := fset.String("pass-key-file", getenv("QUEUEPASS_PASS_KEY_FILE"), "pass signing key file shared by every node (env QUEUEPASS_PASS_KEY_FILE; default: made in the data directory)")
 	cors := fset.String("cors-origins", getenv("QUEUEPASS_CORS_ORIGINS"), "origins whose pages may call the API from a browser, comma-separated, or * (env QUEUEPASS_CORS_ORIGINS)")
+	proxies := fset.String("trusted-proxies", getenv("QUEUEPASS_TRUSTED_PROXIES"), "addresses or CIDR blocks of proxies whose X-Forwarded-For names the client, for rate limits, comma-separated (env QUEUEPASS_TRUSTED_PROXIES)")
+	limitFlags := map[waitroom.LimitClass]*string{}
+	for _, l := range []struct {
+		class waitroom.LimitClass
+		env   string
+		what  string
+	}{
+		{waitroom.LimitJoin, "QUEUEPASS_LIMIT_JOIN", "joins"},
+		{waitroom.LimitChallenge, "QUEUEPASS_LIMIT_CHALLENGE", "proof-of-work challenges"},
+		{waitroom.LimitRead, "QUEUEPASS_LIMIT_READ", "reads of events, tickets, streams and draws"},
+	} {
+		limitFlags[l.class] = fset.String("limit-"+string(l.class), envDefault(getenv, l.env, "off"),
+			fmt.Sprintf("rate limit of %s per client address: N/s, N/m or N/h with an optional :BURST (e.g. 2/s:10), or off (env %s)", l.what, l.env))
+	}
 	if err := fset.Parse(args); err != nil {
 		return err
+	}
+	limits := waitroom.Limits{}
+	for class, spec := range limitFlags {
+		l, err := waitroom.ParseLimit(*spec)
+		if err != nil {
+			return fmt.Errorf("%w: --limit-%s: %w", errUsage, class, err)
+		}
+		if l.Interval > 0 {
+			limits[class] = l
+		}
+	}
+	trusted, err := httpapi.ParseTrustedProxies(*proxies)
+	if err != nil {
+		return fmt.Errorf("%w: --trusted-proxies: %w", errUsage, err)
 	}
 	metricsAccess, err := httpapi.ParseMetricsAccess(*metrics)
 	if err != nil {
@@ -115,20 +143,28 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("pass signing key ready", "path", keyPath, "created", created, "kid", keys.SigningKeyID())
 
-	room := waitroom.New(waitroom.Config{Store: store, Keys: keys, Logger: log})
+	room := waitroom.New(waitroom.Config{Store: store, Keys: keys, Logger: log, Limits: limits})
+	if len(limits) > 0 {
+		args := []any{"trusted_proxies", *proxies}
+		for class, l := range limits {
+			args = append(args, string(class), l.String())
+		}
+		log.Info("rate limits per client address", args...)
+	}
 	// draining ends event streams when shutdown begins: Shutdown waits for
 	// handlers but does not cancel them, and a stream would otherwise run
 	// until shutdownTimeout. Other requests in flight still finish.
 	draining := make(chan struct{})
 	srv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Config{
-			Room:        room,
-			AdminKey:    adminKey,
-			Logger:      log,
-			Registry:    reg,
-			Metrics:     metricsAccess,
-			CORSOrigins: httpapi.ParseOrigins(*cors),
-			Draining:    draining,
+			Room:           room,
+			AdminKey:       adminKey,
+			Logger:         log,
+			Registry:       reg,
+			Metrics:        metricsAccess,
+			CORSOrigins:    httpapi.ParseOrigins(*cors),
+			TrustedProxies: trusted,
+			Draining:       draining,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,

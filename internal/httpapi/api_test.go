@@ -43,13 +43,22 @@ func newAPI(t *testing.T) *api {
 // newAPIWith is newAPI with changes to the server's configuration.
 func newAPIWith(t *testing.T, configure func(*httpapi.Config)) *api {
 	t.Helper()
+	return newAPIWithRoom(t, func(*waitroom.Config) {}, configure)
+}
+
+// newAPIWithRoom is newAPIWith with changes to the room's configuration
+// too.
+func newAPIWithRoom(t *testing.T, configureRoom func(*waitroom.Config), configure func(*httpapi.Config)) *api {
+	t.Helper()
 	store, err := boltstore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	c := clocktest.New(time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC))
-	room := waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate(), Now: c.Now})
+	roomCfg := waitroom.Config{Store: store, Keys: pass.Generate(), Now: c.Now}
+	configureRoom(&roomCfg)
+	room := waitroom.New(roomCfg)
 	cfg := httpapi.Config{Room: room, AdminKey: adminKey}
 	configure(&cfg)
 	srv := httptest.NewServer(httpapi.NewServer(cfg))

@@ -15,7 +15,8 @@ import (
 // eventFields returns the names of the settings an admin may write, plus
 // extra.
 func eventFields(extra string) []string {
-	return []string{extra, "name", "opens_at", "closes_at", "admit_rate_per_minute", "max_active", "pass_ttl_seconds", "idle_timeout_seconds"}
+	return []string{extra, "name", "opens_at", "closes_at", "admit_rate_per_minute", "max_active", "pass_ttl_seconds", "idle_timeout_seconds",
+		"challenge_difficulty", "access", "inventory"}
 }
 
 // eventSettings reads the settings common to create and patch into p.
@@ -53,6 +54,26 @@ func (o *object) eventSettings(p *waitroom.EventPatch) {
 		d := time.Duration(n) * time.Second
 		p.PassTTL = &d
 	}
+	if _, present, null := o.field("challenge_difficulty"); null {
+		o.verr.Add("challenge_difficulty", "must be an integer between 0 and %d", queuepass.MaxChallengeDifficulty)
+	} else if n, ok := o.int("challenge_difficulty", 0, queuepass.MaxChallengeDifficulty); ok && present {
+		p.ChallengeDifficulty = &n
+	}
+	if raw, present, _ := o.field("access"); present {
+		var a queuepass.Access
+		if json.Unmarshal(raw, &a) == nil && a != "" && a.Valid() {
+			p.Access = &a
+		} else {
+			o.verr.Add("access", "must be public or code")
+		}
+	}
+	// inventory: null clears it (no inventory tracked).
+	if _, present, null := o.field("inventory"); null {
+		zero := 0
+		p.Inventory = &zero
+	} else if n, ok := o.int("inventory", 1, waitroom.MaxInventory); ok && present {
+		p.Inventory = &n
+	}
 	if _, present, null := o.field("idle_timeout_seconds"); null {
 		o.verr.Add("idle_timeout_seconds", "must be an integer between 0 and %d", int(waitroom.MaxIdleTimeout/time.Second))
 	} else if n, ok := o.int("idle_timeout_seconds", 0, int(waitroom.MaxIdleTimeout/time.Second)); ok && present {
@@ -89,6 +110,9 @@ func handleCreateEvent(log *slog.Logger, room *waitroom.Room) http.Handler {
 		spec.MaxActive = deref(p.MaxActive)
 		spec.PassTTL = deref(p.PassTTL)
 		spec.IdleTimeout = deref(p.IdleTimeout)
+		spec.ChallengeDifficulty = deref(p.ChallengeDifficulty)
+		spec.Access = deref(p.Access)
+		spec.Inventory = deref(p.Inventory)
 		if err := o.err(); err != nil {
 			writeProblem(w, problemFor(r.Context(), log, err))
 			return
@@ -117,27 +141,15 @@ func handleListEvents(log *slog.Logger, room *waitroom.Room) http.Handler {
 		NextCursor *string     `json:"next_cursor"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		var verr queuepass.ValidationError
-		limit := 50
-		if s := q.Get("limit"); q.Has("limit") {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > 200 {
-				verr.Add("limit", "must be an integer between 1 and 200")
-			}
-			limit = n
-		}
-		cursor := q.Get("cursor")
-		if cursor != "" && !validEventID(cursor) {
-			verr.Add("cursor", "is not a cursor this API returned")
-		}
-		if err := verr.Err(); err != nil {
+		limit, cursor, err := pageParams(r, func(c string) (string, bool) { return c, validEventID(c) })
+		if err != nil {
 			writeProblem(w, problemFor(r.Context(), log, err))
 			return
 		}
 		events, next, err := room.Events(r.Context(), cursor, limit)
 		if err != nil {
 			if cursor != "" && errors.Is(err, queuepass.ErrEventNotFound) {
+				var verr queuepass.ValidationError
 				verr.Add("cursor", "names an event that no longer exists; start again without a cursor")
 				err = &verr
 			}
@@ -153,6 +165,28 @@ func handleListEvents(log *slog.Logger, room *waitroom.Room) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+}
+
+// pageParams reads the query of a listing: limit (1..200, default 50) and
+// cursor, which must be what cursor (a normalizer) accepts.
+func pageParams(r *http.Request, cursor func(string) (string, bool)) (limit int, after string, err error) {
+	q := r.URL.Query()
+	var verr queuepass.ValidationError
+	limit = 50
+	if s := q.Get("limit"); q.Has("limit") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 200 {
+			verr.Add("limit", "must be an integer between 1 and 200")
+		}
+		limit = n
+	}
+	if c := q.Get("cursor"); c != "" {
+		var ok bool
+		if after, ok = cursor(c); !ok {
+			verr.Add("cursor", "is not a cursor this API returned")
+		}
+	}
+	return limit, after, verr.Err()
 }
 
 // eventID returns the event_id path value, or answers 404 when it cannot

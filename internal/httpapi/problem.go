@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/queuepass/queuepass"
 )
@@ -43,6 +45,11 @@ func problemTitle(code string, status int) string {
 		return "Unauthorized"
 	case "forbidden":
 		return "Forbidden"
+	case "challenge_failed":
+		return "Challenge failed"
+	case "challenge_required":
+		return "Challenge required"
+
 	case "event_not_found":
 		return "Event not found"
 	case "ticket_not_found":
@@ -116,6 +123,12 @@ func problemFor(ctx context.Context, log *slog.Logger, err error) *problem {
 	if p := knownProblem(err); p != nil {
 		return p
 	}
+	if rl, ok := errors.AsType[*queuepass.RateLimitError](err); ok {
+		secs := max(1, int((rl.RetryAfter+time.Second-1)/time.Second))
+		return newProblem(http.StatusTooManyRequests, "rate_limited",
+			fmt.Sprintf("Too many requests of this kind from your address; retry in %d s.", secs)).
+			with("Retry-After", strconv.Itoa(secs))
+	}
 	if errors.Is(err, queuepass.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		log.LogAttrs(ctx, slog.LevelWarn, "store unavailable", slog.Any("err", err))
 		return newProblem(http.StatusServiceUnavailable, "unavailable", "The service cannot serve this request right now; retry shortly.").
@@ -123,6 +136,15 @@ func problemFor(ctx context.Context, log *slog.Logger, err error) *problem {
 	}
 	log.LogAttrs(ctx, slog.LevelError, "internal error", slog.Any("err", err))
 	return newProblem(http.StatusInternalServerError, "internal", "An internal error occurred; it has been logged.")
+}
+
+// challengeFailure says why a challenge failed: the waiting room's reason,
+// or else (the store found it spent) that it was used before.
+func challengeFailure(err error) string {
+	if ce, ok := errors.AsType[*queuepass.ChallengeError](err); ok {
+		return "The challenge failed: " + ce.Reason + "."
+	}
+	return "The challenge was used before; every new ticket needs a challenge of its own."
 }
 
 // knownProblem maps each domain error to its status, code and message. The
@@ -145,6 +167,21 @@ func knownProblem(err error) *problem {
 		return newProblem(http.StatusConflict, "ticket_not_waiting", "The ticket is no longer waiting in the line.")
 	case errors.Is(err, queuepass.ErrTicketNotAdmitted):
 		return newProblem(http.StatusConflict, "ticket_not_admitted", "The ticket is not admitted with a valid pass.")
+	case errors.Is(err, queuepass.ErrChallengeRequired):
+		return newProblem(http.StatusPreconditionRequired, "challenge_required",
+			"This event asks new tickets for proof of work: get a challenge (POST /v1/events/{event_id}/challenges), solve it, and join with challenge and nonce.")
+	case errors.Is(err, queuepass.ErrChallengeFailed):
+		return newProblem(http.StatusForbidden, "challenge_failed", challengeFailure(err))
+	case errors.Is(err, queuepass.ErrAccessDenied):
+		return newProblem(http.StatusForbidden, "forbidden", "This event takes joins with an access code only, and this request has none with a use left.")
+	case errors.Is(err, queuepass.ErrCodeExists):
+		p := newProblem(http.StatusUnprocessableEntity, "invalid_request", "A code of this request exists already for this event; nothing was added.")
+		p.Errors = []queuepass.FieldError{{Field: "codes", Message: "lists a code the event has already"}}
+		return p
+	case errors.Is(err, queuepass.ErrDrawPending):
+		return newProblem(http.StatusConflict, "event_not_open", "The event has not opened yet: its pre-queue is drawn at opening, and the seed stays secret until then. Its commitment is on the event.")
+	case errors.Is(err, queuepass.ErrNoDraw):
+		return newProblem(http.StatusNotFound, "not_found", "This event has no draw: it had no pre-queue (it was created open, or closed before it opened).")
 	}
 	return nil
 }

@@ -4,28 +4,43 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/queuepass/queuepass/internal/waitroom"
 )
 
 // addRoutes is the API's table of contents.
-func addRoutes(mux *http.ServeMux, cfg Config) {
+func addRoutes(mux *http.ServeMux, cfg Config, m *metrics) {
 	room, log := cfg.Room, cfg.Logger
 	admin := func(h http.Handler) http.Handler { return requireAdmin(cfg.AdminKey, h) }
 	idem := func(h http.Handler) http.Handler { return idempotent(room, log, h) }
+	limit := func(class waitroom.LimitClass, h http.Handler) http.Handler {
+		return limited(cfg, class, m.rateLimited, h)
+	}
+	joins, challenges, reads := waitroom.LimitJoin, waitroom.LimitChallenge, waitroom.LimitRead
 
 	// Events: admins manage them; anyone may read one (a waiting page shows it).
 	mux.Handle("POST /v1/events", admin(idem(handleCreateEvent(log, room))))
 	mux.Handle("GET /v1/events", admin(handleListEvents(log, room)))
-	mux.Handle("GET /v1/events/{event_id}", handleGetEvent(log, room))
+	mux.Handle("GET /v1/events/{event_id}", limit(reads, handleGetEvent(log, room)))
 	mux.Handle("PATCH /v1/events/{event_id}", admin(handleUpdateEvent(log, room)))
 	mux.Handle("DELETE /v1/events/{event_id}", admin(handleDeleteEvent(log, room)))
 	mux.Handle("GET /v1/events/{event_id}/stats", admin(handleStats(log, room)))
 
-	// Tickets: anyone joins; the ticket ID is the holder's credential.
-	mux.Handle("POST /v1/events/{event_id}/tickets", noStore(idem(handleJoin(log, room))))
-	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleTicket(log, room.Ticket)))
+	// The pre-queue's draw, published at opening for anyone to verify.
+	mux.Handle("GET /v1/events/{event_id}/draw", limit(reads, handleDraw(log, room)))
+
+	// Access codes: admins add them; joins of events with access "code" need one.
+	mux.Handle("POST /v1/events/{event_id}/codes", admin(idem(handleAddCodes(log, room))))
+	mux.Handle("GET /v1/events/{event_id}/codes", admin(handleListCodes(log, room)))
+
+	// Tickets: anyone joins (with a solved challenge where the event asks for
+	// proof of work); the ticket ID is the holder's credential.
+	mux.Handle("POST /v1/events/{event_id}/challenges", limit(challenges, noStore(handleChallenge(log, room))))
+	mux.Handle("POST /v1/events/{event_id}/tickets", limit(joins, noStore(idem(handleJoin(log, room)))))
+	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}", limit(reads, noStore(handleTicket(log, room.Ticket))))
 	mux.Handle("DELETE /v1/events/{event_id}/tickets/{ticket_id}", noStore(handleLeave(log, room)))
-	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}/stream", untimed(noStore(handleStream(log, room, cfg.StreamHeartbeat, cfg.Draining))))
-	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/complete", admin(noStore(idem(handleTicket(log, room.Complete)))))
+	mux.Handle("GET /v1/events/{event_id}/tickets/{ticket_id}/stream", limit(reads, untimed(noStore(handleStream(log, room, cfg.StreamHeartbeat, cfg.Draining)))))
+	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/complete", admin(noStore(idem(handleComplete(log, room)))))
 	mux.Handle("POST /v1/events/{event_id}/tickets/{ticket_id}/revoke", admin(noStore(idem(handleTicket(log, room.Revoke)))))
 
 	// Admissions: admins admit in batches.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -41,6 +42,11 @@ type Config struct {
 	// CORSOrigins are the origins whose pages may call the API from a
 	// browser ("*": any); none: no cross-origin calls.
 	CORSOrigins []string
+
+	// TrustedProxies are the peers whose X-Forwarded-For header names the
+	// client, for rate limits (Room's Limits); none: the connection's peer
+	// is the client.
+	TrustedProxies []netip.Prefix
 
 	// RequestTimeout bounds the work of one request; zero: 10 seconds.
 	// Event streams are exempt: they last as long as their client stays.
@@ -93,7 +99,7 @@ func NewServer(cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	m := newMetrics(cfg.Registry)
-	addRoutes(mux, cfg)
+	addRoutes(mux, cfg, m)
 	mux.Handle("/", handleUnmatched(mux))
 	var h http.Handler = mux
 	h = m.instrument(h)
@@ -233,9 +239,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // metrics are the server's Prometheus collectors.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	routes   sync.Map // route pattern → *routeMetrics
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	rateLimited *prometheus.CounterVec
+	routes      sync.Map // route pattern → *routeMetrics
 }
 
 // routeMetrics are one route's collectors, looked up once: finding them in
@@ -273,8 +280,12 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help:    "Time to answer HTTP requests, by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "queuepass_rate_limited_total",
+			Help: "Requests refused with 429 by the rate limits per client, by class (join, challenge, read).",
+		}, []string{"class"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, m.rateLimited)
 	return m
 }
 

@@ -21,13 +21,35 @@ func handleJoin(log *slog.Logger, room *waitroom.Room) http.Handler {
 			writeProblem(w, prob)
 			return
 		}
-		o.allow("user_id")
+		o.allow("user_id", "challenge", "nonce", "access_code")
 		userID, _ := o.userID("user_id")
+		var offer waitroom.JoinOffer
+		if s, ok := o.string("challenge"); ok {
+			if s == "" || len(s) > maxChallengeLength {
+				o.verr.Add("challenge", "must be a challenge this API returned")
+			}
+			offer.Challenge = s
+		}
+		if s, ok := o.string("nonce"); ok {
+			if !waitroom.ValidNonce(s) {
+				o.verr.Add("nonce", "must be 1 to %d printable ASCII characters", queuepass.MaxNonceLength)
+			}
+			offer.Nonce = s
+		}
+		if (offer.Challenge == "") != (offer.Nonce == "") {
+			o.verr.Add("nonce", "challenge and nonce go together: send both or neither")
+		}
+		if s, ok := o.string("access_code"); ok {
+			if _, valid := waitroom.NormalizeCode(s); !valid {
+				o.verr.Add("access_code", "must be %d to %d characters of A-Z, a-z, 0-9, '-' and '_'", waitroom.MinCodeLength, waitroom.MaxCodeLength)
+			}
+			offer.AccessCode = s
+		}
 		if err := o.err(); err != nil {
 			writeProblem(w, problemFor(r.Context(), log, err))
 			return
 		}
-		t, created, err := room.Join(r.Context(), id, userID)
+		t, created, err := room.Join(r.Context(), id, userID, offer)
 		if err != nil {
 			writeProblem(w, problemFor(r.Context(), log, err))
 			return
@@ -41,12 +63,67 @@ func handleJoin(log *slog.Logger, room *waitroom.Room) http.Handler {
 	})
 }
 
+// maxChallengeLength bounds the challenge field of a join; the challenges
+// the API hands out are 56 characters.
+const maxChallengeLength = 128
+
+// handleChallenge hands out a proof-of-work challenge for one join.
+func handleChallenge(log *slog.Logger, room *waitroom.Room) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := eventID(w, r)
+		if !ok {
+			return
+		}
+		c, err := room.NewChallenge(r.Context(), id)
+		if err != nil {
+			writeProblem(w, problemFor(r.Context(), log, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, challengeJSON{Challenge: c.Token, Difficulty: c.Difficulty, ExpiresAt: ts(c.ExpiresAt)})
+	})
+}
+
+// handleComplete completes an admitted ticket, with an optional body
+// {"quantity"} (default 1) that the event's inventory counts.
+func handleComplete(log *slog.Logger, room *waitroom.Room) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := eventID(w, r)
+		if !ok {
+			return
+		}
+		quantity := 1
+		if r.ContentLength != 0 {
+			o, prob := readObject(w, r)
+			if prob != nil {
+				writeProblem(w, prob)
+				return
+			}
+			o.allow("quantity")
+			if _, present, null := o.field("quantity"); null {
+				o.verr.Add("quantity", "must be an integer between 1 and %d", waitroom.MaxQuantity)
+			} else if n, ok := o.int("quantity", 1, waitroom.MaxQuantity); ok && present {
+				quantity = n
+			}
+			if err := o.err(); err != nil {
+				writeProblem(w, problemFor(r.Context(), log, err))
+				return
+			}
+		}
+		t, err := room.Complete(r.Context(), id, r.PathValue("ticket_id"), quantity)
+		if err != nil {
+			writeProblem(w, problemFor(r.Context(), log, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, ticketOut(t))
+	})
+}
+
 // ticketStep is a room call on one ticket that answers with the ticket:
-// Room.Ticket, Room.Complete, Room.Revoke.
+// Room.Ticket, Room.Revoke.
 type ticketStep func(ctx context.Context, eventID, ticketID string) (waitroom.TicketView, error)
 
 // handleTicket answers a call on one ticket with the ticket as step leaves
-// it (get, complete, revoke).
+// it (get, revoke).
 func handleTicket(log *slog.Logger, step ticketStep) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := eventID(w, r)

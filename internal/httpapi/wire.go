@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"cmp"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -25,10 +27,24 @@ type eventJSON struct {
 	IdleTimeoutSeconds int        `json:"idle_timeout_seconds"`
 	Waiting            int        `json:"waiting"`
 	CreatedAt          *timestamp `json:"created_at"`
+
+	StateReason         *string      `json:"state_reason"`
+	ChallengeDifficulty int          `json:"challenge_difficulty"`
+	Access              string       `json:"access"`
+	Inventory           *int         `json:"inventory"`
+	InventoryRemaining  *int         `json:"inventory_remaining"`
+	Draw                *drawRefJSON `json:"draw"`
+}
+
+// drawRefJSON is what an event says of its draw: the commitment to the
+// seed from its creation on, and when the draw was made.
+type drawRefJSON struct {
+	Commitment string     `json:"commitment"`
+	DrawnAt    *timestamp `json:"drawn_at"`
 }
 
 func eventOut(ev queuepass.Event) eventJSON {
-	return eventJSON{
+	out := eventJSON{
 		ID:                 ev.ID,
 		Name:               ev.Name,
 		State:              string(ev.State),
@@ -40,7 +56,24 @@ func eventOut(ev queuepass.Event) eventJSON {
 		IdleTimeoutSeconds: int(ev.IdleTimeout / time.Second),
 		Waiting:            ev.Counts.Waiting,
 		CreatedAt:          ts(ev.CreatedAt),
+
+		ChallengeDifficulty: ev.ChallengeDifficulty,
+		Access:              string(cmp.Or(ev.Access, queuepass.AccessPublic)),
 	}
+	if ev.StateReason != "" {
+		reason := string(ev.StateReason)
+		out.StateReason = &reason
+	}
+	if remaining, ok := ev.Remaining(); ok {
+		inventory := ev.Inventory
+		out.Inventory, out.InventoryRemaining = &inventory, &remaining
+	}
+	// Only a scheduled event will have a draw; once drawn, it keeps it.
+	if ev.State == queuepass.StateScheduled || !ev.DrawnAt.IsZero() {
+		c := queuepass.DrawCommitment(ev.DrawSeed)
+		out.Draw = &drawRefJSON{Commitment: hex.EncodeToString(c[:]), DrawnAt: ts(ev.DrawnAt)}
+	}
+	return out
 }
 
 // ticketJSON is a Ticket as the API shows it. It is the hottest response
@@ -61,6 +94,7 @@ type ticketJSON struct {
 	Pass                 *string
 	PassExpiresAt        *timestamp
 	PollAfterSeconds     int
+	LikelySoldOut        bool
 }
 
 func (t ticketJSON) MarshalJSON() ([]byte, error) {
@@ -109,6 +143,8 @@ func (t ticketJSON) MarshalJSON() ([]byte, error) {
 	b = appendTime(b, t.PassExpiresAt)
 	b = append(b, `,"poll_after_seconds":`...)
 	b = strconv.AppendInt(b, int64(t.PollAfterSeconds), 10)
+	b = append(b, `,"likely_sold_out":`...)
+	b = strconv.AppendBool(b, t.LikelySoldOut)
 	return append(b, '}'), nil
 }
 
@@ -171,6 +207,7 @@ func ticketOut(v waitroom.TicketView) ticketJSON {
 		JoinedAt:         ts(v.JoinedAt),
 		AdmittedAt:       ts(v.AdmittedAt),
 		PollAfterSeconds: max(1, int(v.PollAfter/time.Second)),
+		LikelySoldOut:    v.LikelySoldOut,
 	}
 	if v.StatusReason != "" {
 		reason := string(v.StatusReason)
@@ -235,6 +272,17 @@ type statsJSON struct {
 	MedianWaitSeconds     *int       `json:"median_wait_seconds"`
 	Abandoned             int        `json:"abandoned"`
 	LastAdmissionAt       *timestamp `json:"last_admission_at"`
+	Inventory             *int       `json:"inventory"`
+	Sold                  int        `json:"sold"`
+	InventoryRemaining    *int       `json:"inventory_remaining"`
+	AccessCodes           codesJSON  `json:"access_codes"`
+}
+
+// codesJSON sums up an event's access codes.
+type codesJSON struct {
+	Codes int `json:"codes"`
+	Uses  int `json:"uses"`
+	Used  int `json:"used"`
 }
 
 func statsOut(s waitroom.Stats) statsJSON {
@@ -244,7 +292,7 @@ func statsOut(s waitroom.Stats) statsJSON {
 		secs := max(0, int(s.MedianWait.Round(time.Second)/time.Second))
 		median = &secs
 	}
-	return statsJSON{
+	out := statsJSON{
 		EventID:      s.Event.ID,
 		State:        string(s.Event.State),
 		TotalTickets: c.Total(),
@@ -259,7 +307,34 @@ func statsOut(s waitroom.Stats) statsJSON {
 		MedianWaitSeconds:     median,
 		Abandoned:             s.Abandoned,
 		LastAdmissionAt:       ts(s.LastAdmissionAt),
+		Sold:                  s.Event.Sold,
+		AccessCodes:           codesJSON{Codes: s.Event.Codes.Codes, Uses: s.Event.Codes.Uses, Used: s.Event.Codes.Used},
 	}
+	if remaining, ok := s.Event.Remaining(); ok {
+		inventory := s.Event.Inventory
+		out.Inventory, out.InventoryRemaining = &inventory, &remaining
+	}
+	return out
+}
+
+type challengeJSON struct {
+	Challenge  string     `json:"challenge"`
+	Difficulty int        `json:"difficulty"`
+	ExpiresAt  *timestamp `json:"expires_at"`
+}
+
+type accessCodeJSON struct {
+	Code string `json:"code"`
+	Uses int    `json:"uses"`
+	Used int    `json:"used"`
+}
+
+func codesOut(codes []queuepass.AccessCode) []accessCodeJSON {
+	out := make([]accessCodeJSON, len(codes))
+	for i, c := range codes {
+		out[i] = accessCodeJSON{Code: c.Code, Uses: c.Uses, Used: c.Used}
+	}
+	return out
 }
 
 type verificationJSON struct {

@@ -24,12 +24,14 @@ func TestTicketJSONMatchesEncodingJSON(t *testing.T) {
 		Pass                 *string        `json:"pass"`
 		PassExpiresAt        *timestamp     `json:"pass_expires_at"`
 		PollAfterSeconds     int            `json:"poll_after_seconds"`
+		LikelySoldOut        bool           `json:"likely_sold_out"`
 	}
 	pos, ahead, eta, pass, revoked, abandoned := 7, 6, 0, "a.b.c", "revoked", "abandoned"
 	rng := &waitRangeJSON{Low: 3, High: 12}
 	at := ts(time.Date(2026, 12, 3, 18, 0, 0, 500, time.FixedZone("x", 3600)))
 	for _, tk := range []ticketJSON{
 		{ID: "id", EventID: "ev", UserID: "plain", Status: "waiting", Position: &pos, Ahead: &ahead, EstimatedWaitSeconds: &eta, WaitRangeSeconds: rng, JoinedAt: at, PollAfterSeconds: 2},
+		{ID: "id", EventID: "ev", UserID: "late", Status: "waiting", Position: &pos, Ahead: &ahead, JoinedAt: at, PollAfterSeconds: 2, LikelySoldOut: true},
 		{ID: "id", EventID: "ev", UserID: "quote\" back\\ slash ünïcødé 🎟 \x01 \n <&>", Status: "admitted", JoinedAt: at, AdmittedAt: at, Pass: &pass, PassExpiresAt: at, PollAfterSeconds: 30},
 		{ID: "id", EventID: "ev", UserID: "u", Status: "expired", StatusReason: &revoked, JoinedAt: at, AdmittedAt: at, PollAfterSeconds: 60},
 		{ID: "id", EventID: "ev", UserID: "u", Status: "expired", StatusReason: &abandoned, JoinedAt: at, PollAfterSeconds: 60},

@@ -28,6 +28,9 @@ package pass
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"time"
@@ -68,6 +71,7 @@ type KeySet struct {
 	signKID string
 	signKey ed25519.PrivateKey
 	v       *Verifier
+	macKeys [][]byte // see MAC; the signing key's first
 }
 
 // privateKey is one entry of a key set, in the order of the key file.
@@ -91,7 +95,53 @@ func newKeySet(keys []privateKey) (*KeySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KeySet{signKID: keys[0].kid, signKey: keys[0].key, v: v}, nil
+	macKeys := make([][]byte, len(keys))
+	for i, k := range keys {
+		macKeys[i] = deriveMACKey(k.key)
+	}
+	return &KeySet{signKID: keys[0].kid, signKey: keys[0].key, v: v, macKeys: macKeys}, nil
+}
+
+// deriveMACKey derives the secret of MAC from a private key, so that the
+// key file is the one secret nodes share.
+func deriveMACKey(k ed25519.PrivateKey) []byte {
+	h := hmac.New(sha256.New, k.Seed())
+	h.Write([]byte("queuepass mac key v1"))
+	return h.Sum(nil)
+}
+
+// MACSize is the length of what MAC returns.
+const MACSize = sha256.Size
+
+// MAC authenticates msg for the holders of the key set: it returns
+// HMAC-SHA256 of msg under a secret derived from the signing key (never the
+// key itself). Nodes that share a key file make and accept each other's
+// MACs. It returns nil for the zero KeySet.
+func (ks *KeySet) MAC(msg []byte) []byte {
+	if ks == nil || len(ks.macKeys) == 0 {
+		return nil
+	}
+	return mac(ks.macKeys[0], msg)
+}
+
+// CheckMAC reports whether sum is a MAC of msg made with any key of the
+// set (so that MACs made before a rotation still check), comparing in
+// constant time. sum may be a prefix of the MAC, of at least 16 bytes.
+func (ks *KeySet) CheckMAC(msg, sum []byte) bool {
+	if ks == nil || len(sum) < 16 || len(sum) > MACSize {
+		return false
+	}
+	ok := false
+	for _, k := range ks.macKeys {
+		ok = subtle.ConstantTimeCompare(mac(k, msg)[:len(sum)], sum) == 1 || ok
+	}
+	return ok
+}
+
+func mac(key, msg []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write(msg)
+	return h.Sum(nil)
 }
 
 // Generate returns a KeySet with one fresh key that exists only in memory,

@@ -1,6 +1,7 @@
 package pass
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -402,5 +403,43 @@ func BenchmarkVerify(b *testing.B) {
 		if _, err := ks.Verify(tok, testEvent, t0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestMAC(t *testing.T) {
+	old, err := newKeySet([]privateKey{generateKey(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := newKeySet([]privateKey{generateKey(time.Now()), {kid: "old", key: old.signKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("a challenge")
+	sum := old.MAC(msg)
+	if len(sum) != MACSize {
+		t.Fatalf("MAC length = %d, want %d", len(sum), MACSize)
+	}
+	for _, c := range []struct {
+		name string
+		ks   *KeySet
+		msg  []byte
+		sum  []byte
+		want bool
+	}{
+		{"its own", old, msg, sum, true},
+		{"a 16-byte prefix", old, msg, sum[:16], true},
+		{"a 15-byte prefix", old, msg, sum[:15], false},
+		{"another message", old, []byte("a challengf"), sum, false},
+		{"by a set that still holds the key", rotated, msg, sum, true},
+		{"by a set without the key", Generate(), msg, sum, false},
+		{"by the zero set", &KeySet{}, msg, sum, false},
+	} {
+		if got := c.ks.CheckMAC(c.msg, c.sum); got != c.want {
+			t.Errorf("CheckMAC of %s = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if bytes.Equal(rotated.MAC(msg), sum) {
+		t.Error("a rotated set MACs with the old key, want the new signing key")
 	}
 }

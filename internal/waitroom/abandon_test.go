@@ -52,7 +52,7 @@ func TestPollingKeepsATicketAndSilenceLosesIt(t *testing.T) {
 		}
 		reads++
 		if i%4 == 0 {
-			if _, _, err := r.Join(ctx, ev.ID, "rejoiner"); err != nil {
+			if _, _, err := r.Join(ctx, ev.ID, "rejoiner", waitroom.JoinOffer{}); err != nil {
 				t.Fatalf("Join(rejoiner) = %v", err)
 			}
 			reads++

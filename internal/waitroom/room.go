@@ -1,5 +1,7 @@
 // Package waitroom holds the rules of the waiting room: the event lifecycle,
-// scheduled opening and closing, admission bounds, wait estimates and passes.
+// scheduled opening and closing, admission bounds, wait estimates, passes,
+// and the defences of fairness: the verifiable draw, proof-of-work
+// challenges, access codes, rate limits and inventory.
 // It decides; a queuepass.Store carries out each decision as one atomic step.
 //
 // Time comes from an injected clock, so tests move it by hand.
@@ -27,6 +29,8 @@ const (
 	MaxAdmitCount  = 10000
 	MaxAdmitRate   = 1_000_000
 	MaxMaxActive   = 10_000_000
+	MaxInventory   = 1_000_000_000
+	MaxQuantity    = 10_000 // per completion
 
 	// IdempotencyKeyTTL is how long Idempotency-Keys are remembered.
 	IdempotencyKeyTTL = 25 * time.Hour
@@ -38,14 +42,17 @@ const (
 // Room applies the waiting room's rules to a store. It is safe for
 // concurrent use; several Rooms (on several nodes) may share one store.
 type Room struct {
-	store queuepass.Store
-	keys  *pass.KeySet
-	now   func() time.Time
-	log   *slog.Logger
+	store  queuepass.Store
+	keys   *pass.KeySet
+	now    func() time.Time
+	log    *slog.Logger
+	limits Limits
 
 	mu     sync.RWMutex
 	recent map[string]cachedEvent // see recentEvent
 	paced  []string               // IDs of events that admit by themselves, as of the last Tick
+
+	draws drawCache // see Draw
 }
 
 // cachedEvent is an event as read at one moment.
@@ -67,11 +74,12 @@ type Config struct {
 	Keys   *pass.KeySet     // signs and verifies passes
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: discard
+	Limits Limits           // rate limits per client (Allow); nil: none
 }
 
 // New returns a Room.
 func New(cfg Config) *Room {
-	r := &Room{store: cfg.Store, keys: cfg.Keys, now: cfg.Now, log: cfg.Logger, recent: map[string]cachedEvent{}}
+	r := &Room{store: cfg.Store, keys: cfg.Keys, now: cfg.Now, log: cfg.Logger, limits: cfg.Limits, recent: map[string]cachedEvent{}}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -86,16 +94,20 @@ func (r *Room) Now() time.Time { return r.now().UTC() }
 
 // EventSpec is what an admin chooses when creating an event. Zero values
 // mean the defaults: a generated ID, no schedule, manual admission,
-// unlimited capacity, DefaultPassTTL.
+// unlimited capacity, DefaultPassTTL, no proof of work, public access, no
+// inventory.
 type EventSpec struct {
-	ID                 string
-	Name               string
-	OpensAt            time.Time
-	ClosesAt           time.Time
-	AdmitRatePerMinute int
-	MaxActive          int
-	PassTTL            time.Duration
-	IdleTimeout        time.Duration // 0: tickets are never abandoned
+	ID                  string
+	Name                string
+	OpensAt             time.Time
+	ClosesAt            time.Time
+	AdmitRatePerMinute  int
+	MaxActive           int
+	PassTTL             time.Duration
+	IdleTimeout         time.Duration // 0: tickets are never abandoned
+	ChallengeDifficulty int
+	Access              queuepass.Access
+	Inventory           int
 }
 
 // CreateEvent creates an event: scheduled when OpensAt is in the future,
@@ -125,6 +137,13 @@ func (r *Room) CreateEvent(ctx context.Context, spec EventSpec) (queuepass.Event
 		PassTTL:            spec.PassTTL,
 		IdleTimeout:        spec.IdleTimeout,
 		CreatedAt:          now,
+
+		ChallengeDifficulty: spec.ChallengeDifficulty,
+		Access:              spec.Access,
+		Inventory:           spec.Inventory,
+	}
+	if ev.Access == "" {
+		ev.Access = queuepass.AccessPublic
 	}
 	if ev.ID == "" {
 		ev.ID = NewEventID()
@@ -168,7 +187,7 @@ func (r *Room) recentEvent(ctx context.Context, id string) (queuepass.Event, err
 	c, ok := r.recent[id]
 	r.mu.RUnlock()
 	if ok && !now.Before(c.at) && now.Sub(c.at) < eventCacheTTL {
-		if _, due := dueState(c.ev, now); !due {
+		if _, _, due := dueState(c.ev, now); !due {
 			return c.ev, nil
 		}
 	}
@@ -193,12 +212,12 @@ func (r *Room) forget(id string) {
 // catchUp carries out the transitions that ev's schedule makes due by now.
 func (r *Room) catchUp(ctx context.Context, ev queuepass.Event) (queuepass.Event, error) {
 	for range updateRetries {
-		next, due := dueState(ev, r.Now())
+		next, reason, due := dueState(ev, r.Now())
 		if !due {
 			return ev, nil
 		}
 		changed := ev
-		changed.State = next
+		changed.State, changed.StateReason = next, reason
 		updated, err := r.store.UpdateEvent(ctx, changed, r.Now())
 		if errors.Is(err, queuepass.ErrConflict) {
 			if ev, err = r.store.Event(ctx, ev.ID); err != nil {
@@ -209,24 +228,29 @@ func (r *Room) catchUp(ctx context.Context, ev queuepass.Event) (queuepass.Event
 		if err != nil {
 			return ev, err
 		}
-		r.log.Info("event changed state on schedule", "event", ev.ID, "from", ev.State, "to", next)
+		r.log.Info("event changed state by itself", "event", ev.ID, "from", ev.State, "to", next, "reason", reason)
 		ev = updated
 	}
 	return ev, fmt.Errorf("event %s: scheduled transition: %w", ev.ID, queuepass.ErrConflict)
 }
 
-// dueState returns the state that ev's schedule calls for at now, if that
-// differs from its state.
-func dueState(ev queuepass.Event, now time.Time) (queuepass.EventState, bool) {
+// dueState returns the state that ev calls for by itself at now, if that
+// differs from its state, and the reason to give: closed when its
+// inventory is sold out (reason sold out) or at closes_at, open at
+// opens_at.
+func dueState(ev queuepass.Event, now time.Time) (queuepass.EventState, queuepass.StatusReason, bool) {
+	if remaining, ok := ev.Remaining(); ok && remaining == 0 && ev.State != queuepass.StateClosed {
+		return queuepass.StateClosed, queuepass.ReasonSoldOut, true
+	}
 	switch {
 	case ev.State == queuepass.StateClosed:
-		return ev.State, false
+		return ev.State, ev.StateReason, false
 	case !ev.ClosesAt.IsZero() && !now.Before(ev.ClosesAt):
-		return queuepass.StateClosed, true
+		return queuepass.StateClosed, "", true
 	case ev.State == queuepass.StateScheduled && !ev.OpensAt.IsZero() && !now.Before(ev.OpensAt):
-		return queuepass.StateOpen, true
+		return queuepass.StateOpen, "", true
 	}
-	return ev.State, false
+	return ev.State, ev.StateReason, false
 }
 
 // Events lists events in creation order, limit at a time. The cursor is
@@ -261,6 +285,10 @@ type EventPatch struct {
 	MaxActive          *int
 	PassTTL            *time.Duration
 	IdleTimeout        *time.Duration
+
+	ChallengeDifficulty *int
+	Access              *queuepass.Access
+	Inventory           *int // 0 clears it
 }
 
 // UpdateEvent applies a patch. A state change must follow the lifecycle
@@ -293,7 +321,8 @@ func (r *Room) UpdateEvent(ctx context.Context, id string, p EventPatch) (queuep
 			r.log.Info("event changed state", "event", id, "from", ev.State, "to", updated.State)
 		}
 		// Settings may have made a transition due (closes_at in the past is
-		// refused, but opens_at may have been moved to now).
+		// refused, but opens_at may have been moved to now, or the
+		// inventory lowered to what is sold).
 		return r.catchUp(ctx, updated)
 	}
 	return queuepass.Event{}, fmt.Errorf("update event %s: %w", id, queuepass.ErrConflict)
@@ -321,6 +350,15 @@ func applyPatch(ev queuepass.Event, p EventPatch, now time.Time) (queuepass.Even
 	}
 	if p.IdleTimeout != nil {
 		ev.IdleTimeout = *p.IdleTimeout
+	}
+	if p.ChallengeDifficulty != nil {
+		ev.ChallengeDifficulty = *p.ChallengeDifficulty
+	}
+	if p.Access != nil {
+		ev.Access = *p.Access
+	}
+	if p.Inventory != nil {
+		ev.Inventory = *p.Inventory
 	}
 	if p.OpensAt != nil && !p.OpensAt.Equal(ev.OpensAt) {
 		switch {
@@ -351,6 +389,7 @@ func applyPatch(ev queuepass.Event, p EventPatch, now time.Time) (queuepass.Even
 			return ev, fmt.Errorf("event %s cannot go from %s to %s: %w", ev.ID, ev.State, *p.State, queuepass.ErrInvalidTransition)
 		}
 		ev.State = *p.State
+		ev.StateReason = "" // an admin's closing gives no reason
 	}
 	return ev, nil
 }
@@ -359,7 +398,8 @@ func applyPatch(ev queuepass.Event, p EventPatch, now time.Time) (queuepass.Even
 func sameSettings(a, b queuepass.Event) bool {
 	return a.Name == b.Name && a.State == b.State && a.OpensAt.Equal(b.OpensAt) &&
 		a.ClosesAt.Equal(b.ClosesAt) && a.AdmitRatePerMinute == b.AdmitRatePerMinute &&
-		a.MaxActive == b.MaxActive && a.PassTTL == b.PassTTL && a.IdleTimeout == b.IdleTimeout
+		a.MaxActive == b.MaxActive && a.PassTTL == b.PassTTL && a.IdleTimeout == b.IdleTimeout &&
+		a.ChallengeDifficulty == b.ChallengeDifficulty && a.Access == b.Access && a.Inventory == b.Inventory
 }
 
 // allowed reports whether the lifecycle permits from → to.
@@ -382,5 +422,6 @@ func allowed(from, to queuepass.EventState) bool {
 // DeleteEvent removes an event and all its tickets.
 func (r *Room) DeleteEvent(ctx context.Context, id string) error {
 	defer r.forget(id)
+	defer r.draws.forget(id)
 	return r.store.DeleteEvent(ctx, id)
 }

@@ -42,7 +42,7 @@ func mustCreate(t testing.TB, r *waitroom.Room, spec waitroom.EventSpec) queuepa
 
 func mustJoin(t testing.TB, r *waitroom.Room, eventID, user string) waitroom.TicketView {
 	t.Helper()
-	v, _, err := r.Join(context.Background(), eventID, user)
+	v, _, err := r.Join(context.Background(), eventID, user, waitroom.JoinOffer{})
 	if err != nil {
 		t.Fatalf("Join(%q, %q) = %v", eventID, user, err)
 	}
@@ -131,7 +131,7 @@ func TestScheduledOpeningShufflesPrequeueAheadOfLaterJoins(t *testing.T) {
 	if late.Status != queuepass.StatusWaiting || late.Position != len(early)+1 {
 		t.Errorf("join after opening = %s at %d, want waiting at %d", late.Status, late.Position, len(early)+1)
 	}
-	want := queuepass.DrawOrder(ev.DrawSeed, early)
+	want, _ := queuepass.DrawOrder(ev.DrawSeed, early)
 	got := make([]string, len(early))
 	for _, id := range early {
 		v, err := r.Ticket(ctx, ev.ID, id)
@@ -161,7 +161,7 @@ func TestScheduledClosing(t *testing.T) {
 	if err != nil || got.Status != queuepass.StatusClosed {
 		t.Errorf("ticket after closes_at = %v, %v; want closed", got.Status, err)
 	}
-	if _, _, err := r.Join(ctx, ev.ID, "another"); !errors.Is(err, queuepass.ErrEventClosed) {
+	if _, _, err := r.Join(ctx, ev.ID, "another", waitroom.JoinOffer{}); !errors.Is(err, queuepass.ErrEventClosed) {
 		t.Errorf("Join after closes_at = %v, want ErrEventClosed", err)
 	}
 }
@@ -198,7 +198,7 @@ func TestAdmitRules(t *testing.T) {
 	}
 	second, _ := r.Ticket(ctx, ev.ID, ids[1])
 	// Completing one frees one place at once, and its pass is spent.
-	if _, err := r.Complete(ctx, ev.ID, ids[0]); err != nil {
+	if _, err := r.Complete(ctx, ev.ID, ids[0], 1); err != nil {
 		t.Fatal(err)
 	}
 	if ver := verify(first.Pass, ev.ID); ver.Valid || ver.Reason != waitroom.ReasonCompleted {
@@ -296,7 +296,7 @@ func TestLeaveRules(t *testing.T) {
 	if err := r.Leave(ctx, ev.ID, a.ID); !errors.Is(err, queuepass.ErrTicketNotWaiting) {
 		t.Errorf("Leave(admitted) = %v, want ErrTicketNotWaiting", err)
 	}
-	again, created, err := r.Join(ctx, ev.ID, "b")
+	again, created, err := r.Join(ctx, ev.ID, "b", waitroom.JoinOffer{})
 	if err != nil || !created || again.ID == b.ID || again.Position != 1 {
 		t.Errorf("Join after leaving = %s at %d created=%v, %v; want a new ticket at 1", again.ID, again.Position, created, err)
 	}
@@ -336,7 +336,7 @@ func TestJoinAfterPassRanOutMakesANewTicket(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Advance(time.Minute)
-	again, created, err := r.Join(ctx, ev.ID, "u")
+	again, created, err := r.Join(ctx, ev.ID, "u", waitroom.JoinOffer{})
 	if err != nil || !created || again.ID == first.ID || again.Status != queuepass.StatusWaiting {
 		t.Errorf("Join after the pass ran out = %s %s created=%v, %v; want a new waiting ticket", again.ID, again.Status, created, err)
 	}
@@ -367,7 +367,7 @@ func TestTwoRoomsOnOneStore(t *testing.T) {
 	if _, err := b.UpdateEvent(ctx, ev.ID, waitroom.EventPatch{State: ptr(queuepass.StateClosed)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.Join(ctx, ev.ID, "late"); !errors.Is(err, queuepass.ErrEventClosed) {
+	if _, _, err := a.Join(ctx, ev.ID, "late", waitroom.JoinOffer{}); !errors.Is(err, queuepass.ErrEventClosed) {
 		t.Errorf("join on node a right after node b closed the event = %v, want ErrEventClosed", err)
 	}
 }

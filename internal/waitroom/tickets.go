@@ -30,12 +30,33 @@ type TicketView struct {
 
 	// PollAfter is when a polling client should ask again.
 	PollAfter time.Duration
+
+	// LikelySoldOut says, of a waiting ticket in an event with an
+	// inventory, that what is left would be gone before its turn even if
+	// everyone admitted or ahead of it took a single unit: its position is
+	// beyond the remaining inventory less the passes being used.
+	LikelySoldOut bool
+}
+
+// JoinOffer is what a join brings for the event's requirements, as the
+// client sent it: a solved challenge and its nonce (NewChallenge), and an
+// access code. Nothing of it is needed, checked or spent when the user
+// already holds a live ticket.
+type JoinOffer struct {
+	Challenge  string
+	Nonce      string
+	AccessCode string // as typed; normalized with NormalizeCode
 }
 
 // Join gives a user a ticket: the live one they hold (created false), or a
-// new one (created true). It fails with queuepass.ErrEventClosed or
-// queuepass.ErrEventNotFound.
-func (r *Room) Join(ctx context.Context, eventID, userID string) (TicketView, bool, error) {
+// new one (created true), which must meet the event's requirements with
+// offer. It fails with queuepass.ErrEventClosed or
+// queuepass.ErrEventNotFound; for a new ticket, with
+// queuepass.ErrChallengeRequired (no challenge offered),
+// queuepass.ErrChallengeFailed (the challenge offered is wrong, expired,
+// unsolved or spent) or queuepass.ErrAccessDenied (no access code with a
+// use left).
+func (r *Room) Join(ctx context.Context, eventID, userID string, offer JoinOffer) (TicketView, bool, error) {
 	ev, err := r.recentEvent(ctx, eventID)
 	if err != nil {
 		return TicketView{}, false, err
@@ -44,12 +65,31 @@ func (r *Room) Join(ctx context.Context, eventID, userID string) (TicketView, bo
 		return TicketView{}, false, queuepass.ErrEventClosed
 	}
 	now := r.Now()
-	t, created, err := r.store.Join(ctx, eventID, userID, now)
+	// The proof is checked here and spent by the store, which decides
+	// whether it is needed at all (not for a live ticket). A bad challenge
+	// is not offered; should the store then want one, the join failed for
+	// what was wrong with it, not for the lack of one.
+	var proof queuepass.JoinProof
+	var badChallenge error
+	if offer.Challenge != "" || offer.Nonce != "" {
+		proof, badChallenge = r.checkChallenge(ev, offer.Challenge, offer.Nonce, now)
+	}
+	if offer.AccessCode != "" {
+		proof.Code, _ = NormalizeCode(offer.AccessCode)
+	}
+	join := func() (queuepass.Ticket, bool, error) {
+		t, created, err := r.store.Join(ctx, eventID, userID, proof, now)
+		if badChallenge != nil && errors.Is(err, queuepass.ErrChallengeRequired) {
+			err = badChallenge
+		}
+		return t, created, err
+	}
+	t, created, err := join()
 	if err == nil && t.Status == queuepass.StatusAdmitted && !now.Before(t.PassExpiresAt) {
 		// The user's pass ran out but no step has recorded it yet: record
 		// it, and the user joins anew.
 		if _, err = r.store.ExpirePasses(ctx, eventID, now); err == nil {
-			t, created, err = r.store.Join(ctx, eventID, userID, now)
+			t, created, err = join()
 		}
 	}
 	if err == nil {
@@ -126,15 +166,22 @@ func (r *Room) Admit(ctx context.Context, eventID string, count int) (queuepass.
 }
 
 // Complete records that the protected site is done with an admitted user,
-// which frees their place at once. Completing twice is not an error; a
-// ticket that is not admitted (or whose pass ran out) fails with
+// which frees their place at once, and that they took quantity units of
+// the event's inventory. Once the inventory is sold out the event closes
+// at once, with reason sold out on every ticket still waiting. Completing
+// twice is not an error (and sells nothing more); a ticket that is not
+// admitted (or whose pass ran out) fails with
 // queuepass.ErrTicketNotAdmitted.
-func (r *Room) Complete(ctx context.Context, eventID, ticketID string) (TicketView, error) {
-	ev, err := r.Event(ctx, eventID)
+func (r *Room) Complete(ctx context.Context, eventID, ticketID string, quantity int) (TicketView, error) {
+	if _, err := r.Event(ctx, eventID); err != nil {
+		return TicketView{}, err
+	}
+	defer r.forget(eventID)
+	t, err := r.store.Complete(ctx, eventID, ticketID, max(quantity, 1), r.Now())
 	if err != nil {
 		return TicketView{}, err
 	}
-	t, err := r.store.Complete(ctx, eventID, ticketID, r.Now())
+	ev, err := r.Event(ctx, eventID) // closes the event if it sold out
 	if err != nil {
 		return TicketView{}, err
 	}
@@ -172,6 +219,9 @@ func (r *Room) view(ev queuepass.Event, t queuepass.Ticket) (TicketView, error) 
 	case queuepass.StatusWaiting:
 		v.EstimatedWait, v.WaitRange = estimateWait(ev, t.Position, now)
 		v.PollAfter = pollAfter(t.Position)
+		if remaining, ok := ev.Remaining(); ok {
+			v.LikelySoldOut = t.Position > remaining-ev.Counts.Admitted
+		}
 	case queuepass.StatusPrequeue:
 		if !ev.OpensAt.IsZero() {
 			d := max(0, ev.OpensAt.Sub(now))
@@ -376,7 +426,8 @@ func estimateWait(ev queuepass.Event, position int, now time.Time) (*time.Durati
 	}
 }
 
-// Stats is what an operator watches during a drop.
+// Stats is what an operator watches during a drop. Inventory, sales and
+// access codes are in Event (Inventory, Sold, Remaining, Codes).
 type Stats struct {
 	Event                 queuepass.Event
 	Counts                queuepass.Counts
