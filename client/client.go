@@ -378,20 +378,24 @@ func (c *Client) Admit(ctx context.Context, eventID string, count int, opts ...C
 // is not admitted fails with an *Error of code ticket_not_admitted. Admin
 // call.
 func (c *Client) Complete(ctx context.Context, eventID, ticketID string, opts ...CallOption) (Ticket, error) {
-	return c.CompleteQuantity(ctx, eventID, ticketID, 1, opts...)
+	return c.complete(ctx, eventID, ticketID, nil, opts)
 }
 
 // CompleteQuantity is Complete for a visit that took quantity (1..10000)
-// units of the event's inventory; once the inventory is sold out the event
-// closes by itself. Admin call.
+// units of the event's inventory (Complete counts one); once the inventory
+// is sold out the event closes by itself. Admin call.
 func (c *Client) CompleteQuantity(ctx context.Context, eventID, ticketID string, quantity int, opts ...CallOption) (Ticket, error) {
+	body := struct {
+		Quantity int `json:"quantity"`
+	}{quantity}
+	return c.complete(ctx, eventID, ticketID, body, opts)
+}
+
+func (c *Client) complete(ctx context.Context, eventID, ticketID string, body any, opts []CallOption) (Ticket, error) {
 	var t Ticket
 	if err := checkIDs(eventID, ticketID); err != nil {
 		return t, err
 	}
-	body := struct {
-		Quantity int `json:"quantity"`
-	}{quantity}
 	_, err := c.do(ctx, c.newCall(http.MethodPost, ticketPath(eventID, ticketID)+"/complete", true, body, opts), &t)
 	return t, err
 }

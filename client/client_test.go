@@ -203,6 +203,73 @@ func TestRequests(t *testing.T) {
 			body: `{"pass":"p.a.s","event_id":"ev"}`,
 		},
 		{
+			name: "join with proof and code",
+			resp: canned{status: 201, body: ticketJSON},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, _, err := c.JoinWith(ctx, "ev", client.JoinParams{UserID: "u1", Challenge: "ch", Nonce: "42", AccessCode: "fan-1"})
+				return err
+			},
+			method: "POST", uri: "/v1/events/ev/tickets", contentType: "application/json",
+			body: `{"user_id":"u1","challenge":"ch","nonce":"42","access_code":"fan-1"}`,
+		},
+		{
+			name: "challenge",
+			resp: canned{status: 200, body: `{"challenge":"ch","difficulty":4,"expires_at":"2026-12-03T18:05:00Z"}`},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.Challenge(ctx, "ev")
+				return err
+			},
+			method: "POST", uri: "/v1/events/ev/challenges",
+		},
+		{
+			name: "draw",
+			resp: canned{status: 200, body: `{"event_id":"ev","algorithm":"a","commitment":"c","seed":"s","drawn_at":"2026-12-03T18:00:00Z","entrants":0,"order":[]}`},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.Draw(ctx, "ev")
+				return err
+			},
+			method: "GET", uri: "/v1/events/ev/draw",
+		},
+		{
+			name: "add codes",
+			resp: canned{status: 201, body: `{"codes":[]}`},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.AddCodes(ctx, "ev", []string{"AAAA", "BBBB"}, 2)
+				return err
+			},
+			method: "POST", uri: "/v1/events/ev/codes", contentType: "application/json", admin: true,
+			body: `{"codes":["AAAA","BBBB"],"uses":2}`,
+		},
+		{
+			name: "generate codes",
+			resp: canned{status: 201, body: `{"codes":[]}`},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.GenerateCodes(ctx, "ev", 10, 1)
+				return err
+			},
+			method: "POST", uri: "/v1/events/ev/codes", contentType: "application/json", admin: true,
+			body: `{"generate":10,"uses":1}`,
+		},
+		{
+			name: "list codes",
+			resp: canned{status: 200, body: `{"codes":[],"next_cursor":null}`},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.ListCodes(ctx, "ev", client.ListOptions{Limit: 5, Cursor: "AAAA"})
+				return err
+			},
+			method: "GET", uri: "/v1/events/ev/codes?cursor=AAAA&limit=5", admin: true,
+		},
+		{
+			name: "complete a quantity",
+			resp: canned{status: 200, body: ticketJSON},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.CompleteQuantity(ctx, "ev", "tk1", 3)
+				return err
+			},
+			method: "POST", uri: "/v1/events/ev/tickets/tk1/complete", contentType: "application/json", admin: true,
+			body: `{"quantity":3}`,
+		},
+		{
 			name: "jwks",
 			resp: canned{status: 200, body: `{"keys":[]}`},
 			call: func(ctx context.Context, c *client.Client) error {
