@@ -93,8 +93,9 @@ type Event struct {
 	// many leading zero bits (see ChallengeSolved); 0: none.
 	ChallengeDifficulty int
 
-	// Access says who may join: AccessPublic (the zero value) anyone,
-	// AccessByCode only with an access code that has a use left.
+	// Access says who may join: AccessPublic anyone, AccessByCode only
+	// with an access code that has a use left. "" means AccessPublic (as
+	// events stored before access existed read).
 	Access Access
 
 	// Inventory is how many units the drop has to sell; 0: not tracked.

@@ -2,8 +2,10 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +25,9 @@ const maxDrawRetries = 20
 func (s *Store) CreateEvent(ctx context.Context, ev queuepass.Event) (queuepass.Event, error) {
 	if ev.ID == "" {
 		return queuepass.Event{}, errors.New("redisstore: CreateEvent: empty event ID")
+	}
+	if err := checkReason(ev); err != nil {
+		return queuepass.Event{}, err
 	}
 	seq, err := s.nextSeq(ctx)
 	if err != nil {
@@ -181,7 +186,11 @@ func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Tim
 	if ev.ID == "" {
 		return queuepass.Event{}, fmt.Errorf("redisstore: %w: %q", queuepass.ErrEventNotFound, ev.ID)
 	}
-	base := append([]string{strconv.FormatUint(ev.Version, 10), micros(at), "0"}, updateArgs(ev)...)
+	if err := checkReason(ev); err != nil {
+		return queuepass.Event{}, err
+	}
+	settings := settingsArgs(ev)
+	base := append([]string{strconv.FormatUint(ev.Version, 10), micros(at), "0", strconv.Itoa(len(settings))}, settings...)
 	keys := s.eventKeys(ev.ID)
 	args := base
 	for range maxDrawRetries {
@@ -191,11 +200,11 @@ func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Tim
 		}
 		switch code {
 		case codeNeedDraw:
-			order, err := drawOrder(reply)
+			order, hashes, err := drawOrder(reply)
 			if err != nil {
 				return queuepass.Event{}, fmt.Errorf("redisstore: event %q: %w", ev.ID, err)
 			}
-			args = append(append([]string(nil), base...), order...)
+			args = append(append(slices.Clone(base), hashes), order...)
 			args[2] = "1"
 			continue
 		case codeRetry:
@@ -212,14 +221,14 @@ func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Tim
 
 // drawOrder turns the reply of a refused opening (seed, then number and
 // secret of each prequeue ticket in order of joining) into the numbers in
-// queuepass.DrawOrder.
-func drawOrder(reply []rueidis.RedisMessage) ([]string, error) {
+// queuepass.DrawOrder and their DrawHashes in that order, concatenated.
+func drawOrder(reply []rueidis.RedisMessage) (order []string, hashes string, err error) {
 	if len(reply)%2 != 1 {
-		return nil, fmt.Errorf("%w: pre-queue reply of %d elements", errCorrupt, len(reply))
+		return nil, "", fmt.Errorf("%w: pre-queue reply of %d elements", errCorrupt, len(reply))
 	}
 	seedStr, err := reply[0].ToString()
 	if err != nil || len(seedStr) != 32 {
-		return nil, fmt.Errorf("%w: draw seed", errCorrupt)
+		return nil, "", fmt.Errorf("%w: draw seed", errCorrupt)
 	}
 	var seed [32]byte
 	copy(seed[:], seedStr)
@@ -231,19 +240,56 @@ func drawOrder(reply []rueidis.RedisMessage) ([]string, error) {
 		sec, err2 := reply[2+2*i].ToString()
 		number, err3 := strconv.ParseUint(num, 10, 64)
 		if err1 != nil || err2 != nil || err3 != nil || len(sec) != queuepass.TicketSecretSize {
-			return nil, fmt.Errorf("%w: pre-queue ticket %q", errCorrupt, num)
+			return nil, "", fmt.Errorf("%w: pre-queue ticket %q", errCorrupt, num)
 		}
 		var secret [queuepass.TicketSecretSize]byte
 		copy(secret[:], sec)
 		ids[i] = queuepass.NewTicketID(number, secret)
 		numberOf[ids[i]] = num
 	}
-	order := queuepass.DrawOrder(seed, ids)
-	out := make([]string, n)
-	for i, id := range order {
-		out[i] = numberOf[id]
+	drawn, sums := queuepass.DrawOrder(seed, ids)
+	order = make([]string, n)
+	b := make([]byte, 0, n*sha256.Size)
+	for i, id := range drawn {
+		order[i] = numberOf[id]
+		b = append(b, sums[i][:]...)
 	}
-	return out, nil
+	return order, string(b), nil
+}
+
+// Draw returns the DrawHashes recorded when the event left scheduled, in
+// one script call: nil before (or without) a draw, none for an empty
+// pre-queue.
+func (s *Store) Draw(ctx context.Context, eventID string) ([][32]byte, error) {
+	if eventID == "" {
+		return nil, fmt.Errorf("redisstore: %w: %q", queuepass.ErrEventNotFound, eventID)
+	}
+	code, reply, err := s.eval(ctx, "draw", s.scripts.draw, s.eventKeys(eventID))
+	if err != nil {
+		return nil, err
+	}
+	if err := codeErr(code, eventID); err != nil {
+		return nil, err
+	}
+	if len(reply) != 2 {
+		return nil, fmt.Errorf("%w: draw reply of %d elements", errCorrupt, len(reply))
+	}
+	drawnAt, err1 := reply[0].ToString()
+	b, err2 := reply[1].ToString()
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("%w: draw reply: %w", errCorrupt, err)
+	}
+	if drawnAt == "" {
+		return nil, nil
+	}
+	if len(b)%sha256.Size != 0 {
+		return nil, fmt.Errorf("%w: draw of event %q: %d bytes", errCorrupt, eventID, len(b))
+	}
+	draw := make([][32]byte, len(b)/sha256.Size)
+	for i := range draw {
+		copy(draw[i][:], b[i*sha256.Size:])
+	}
+	return draw, nil
 }
 
 // DeleteEvent removes the event and its tickets (one script), then its
@@ -272,6 +318,7 @@ func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 func settingsArgs(ev queuepass.Event) []string {
 	return []string{
 		"state", string(ev.State),
+		"reason", string(ev.StateReason),
 		"name", ev.Name,
 		"opens", timeText(ev.OpensAt),
 		"closes", timeText(ev.ClosesAt),
@@ -280,17 +327,20 @@ func settingsArgs(ev queuepass.Event) []string {
 		"ttl", strconv.FormatInt(int64(ev.PassTTL), 10),
 		"ttlus", strconv.FormatInt(ev.PassTTL.Microseconds(), 10),
 		"idle", strconv.FormatInt(ev.IdleTimeout.Microseconds(), 10),
+		"diff", strconv.Itoa(ev.ChallengeDifficulty),
+		"access", string(ev.Access),
+		"inv", strconv.Itoa(ev.Inventory),
 	}
 }
 
-// updateArgs are the values of settingsArgs, in its order.
-func updateArgs(ev queuepass.Event) []string {
-	kv := settingsArgs(ev)
-	out := make([]string, 0, len(kv)/2)
-	for i := 1; i < len(kv); i += 2 {
-		out = append(out, kv[i])
+// checkReason refuses a StateReason that the store could not give the
+// tickets a closing closes: their records know "" and ReasonSoldOut only,
+// the reasons defined for an event.
+func checkReason(ev queuepass.Event) error {
+	if ev.StateReason != "" && ev.StateReason != queuepass.ReasonSoldOut {
+		return fmt.Errorf("redisstore: event %q: state reason %q is not defined", ev.ID, ev.StateReason)
 	}
-	return out
+	return nil
 }
 
 // timeText encodes an event time exactly; "" is the zero time.
@@ -327,7 +377,13 @@ func parseEvent(id string, reply []rueidis.RedisMessage) (queuepass.Event, error
 	if err != nil {
 		return bad("fields", err)
 	}
-	ev := queuepass.Event{ID: id, Name: f["name"], State: queuepass.EventState(f["state"])}
+	ev := queuepass.Event{
+		ID:          id,
+		Name:        f["name"],
+		State:       queuepass.EventState(f["state"]),
+		StateReason: queuepass.StatusReason(f["reason"]),
+		Access:      queuepass.Access(f["access"]),
+	}
 	var errs []error
 	atoi := func(k string) int {
 		n, err := strconv.Atoi(f[k])
@@ -350,6 +406,12 @@ func parseEvent(id string, reply []rueidis.RedisMessage) (queuepass.Event, error
 	}
 	ev.IdleTimeout = time.Duration(optional("idle")) * time.Microsecond
 	ev.Abandoned = int(optional("cab"))
+	ev.ChallengeDifficulty = int(optional("diff"))
+	ev.Inventory = int(optional("inv"))
+	ev.Sold = int(optional("sold"))
+	ev.Codes = queuepass.CodeCounts{Codes: int(optional("codes")), Uses: int(optional("uses")), Used: int(optional("used"))}
+	ev.DrawnAt, err = parseMicros(f["drawn"])
+	errs = append(errs, err)
 	ver, err := strconv.ParseUint(f["ver"], 10, 64)
 	errs = append(errs, err)
 	ev.Version = ver

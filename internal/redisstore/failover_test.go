@@ -66,7 +66,7 @@ func TestClusterFailover(t *testing.T) {
 				user := fmt.Sprintf("u%d-%d", g, i)
 				j.attempt(user)
 				begin := time.Now()
-				tk, _, err := s.Join(ctx, eventID, user, begin)
+				tk, _, err := s.Join(ctx, eventID, user, queuepass.JoinProof{}, begin)
 				d := time.Since(begin)
 				j.done(user, begin, d, tk, err)
 				switch {
@@ -110,7 +110,7 @@ func TestClusterFailover(t *testing.T) {
 	var lost []string
 	positions := make([]int, 0, len(users))
 	for _, user := range users {
-		tk, created, err := s.Join(ctx, eventID, user, time.Now())
+		tk, created, err := s.Join(ctx, eventID, user, queuepass.JoinProof{}, time.Now())
 		if err != nil {
 			t.Fatalf("Join(%q) after the failover: %v", user, err)
 		}

@@ -8,42 +8,52 @@
 // one slot and the same scripts run on a single Redis and on a cluster
 // (P is the key prefix, "" unless WithKeyPrefix is given):
 //
-//	P qp:{id}:m  hash: the event's settings, Version, Counts, ticket and slot counters, AdmitPaced's mark
+//	P qp:{id}:m  hash: the event's settings, Version, Counts, Sold, Codes, DrawnAt, ticket and slot counters, AdmitPaced's mark
 //	P qp:{id}:t:B  hashes: ticket number → packed record (see below), 64 tickets per bucket B = number/64
 //	P qp:{id}:l  sorted set: waiting ticket numbers scored by line slot; rank = position-1
 //	P qp:{id}:p  sorted set: prequeue ticket numbers scored by number (join order)
 //	P qp:{id}:u:B  hashes: user ID → number of the user's live ticket, 8192 buckets B by a hash of the user ID
 //	P qp:{id}:a  sorted set: admitted ticket numbers scored by PassExpiresAt (µs)
-//	P qp:{id}:r  list: the RecentAdmissions, "at:count"
+//	P qp:{id}:r  list: the RecentAdmissions, "at:count:median wait"
 //	P qp:{id}:s  hash: ticket number → when its holder was last seen (µs, Store.Touch); prequeue and waiting tickets
+//	P qp:{id}:c  hash: access code → "uses:used"
+//	P qp:{id}:ci  sorted set: the access codes, all scored 0, listed in byte order with ZRANGEBYLEX
+//	P qp:{id}:ch  sorted set: spent challenges scored by JoinProof.ChallengeExpires (µs); joins purge those expired
+//	P qp:{id}:d  string: the draw, the DrawHash of each pre-queue ticket in draw order, 32 bytes each
 //
 // and the pub/sub channel P qp:{id}:w, on which every script that changes
 // the event publishes (SPUBLISH, a shard channel, on a cluster) for Watch,
 // and a few global keys: P qp:events (sorted set of event IDs scored by
-// creation sequence), P qp:seq (that sequence), and the idempotency records
+// creation sequence), P qp:seq (that sequence), the idempotency records
 // under their own hash tag, P qp:{_idem}:r (hash) and P qp:{_idem}:t (sorted
-// set by creation time).
+// set by creation time), and the token buckets of TakeToken, each a key of
+// its own so that they spread over a cluster's slots: P qp:rl:{key} (the
+// bucket's mark in µs, expiring when the bucket is full again; '%', '{' and
+// '}' in key percent-encoded).
 //
 // The buckets keep each hash small enough for Redis' compact listpack
 // encoding, which makes a waiting ticket cost about 220 bytes of Redis
-// memory instead of about 300 with one big hash each. Scripts name bucket
-// keys themselves rather than in KEYS; they share the event's hash tag, so
-// they are in the slot of the keys that are declared, which Redis Cluster
-// accepts.
+// memory instead of about 300 with one big hash each. A join stores
+// nothing more per ticket for an event that asks no proof. Scripts name
+// bucket keys and the keys s, c, ci, ch and d themselves rather than in
+// KEYS; they share the event's hash tag, so they are in the slot of the
+// keys that are declared, which Redis Cluster accepts.
 //
 // A ticket record is one hash field holding status (1 byte) ‖ secret (16
 // bytes) ‖ "joined,admitted,expires,ended,user", times in Unix
 // microseconds ("" for none). Prequeue and waiting tickets are stored with
 // status "q" and told apart by membership of the line; the first closing of
 // an event closes its whole line in O(1) by recording "closed below number
-// N" in the event hash, like the embedded store.
+// N" in the event hash, with the time and the status byte of its
+// StateReason (x, or s for sold out), like the embedded store.
 //
 // # Atomicity and round trips
 //
-// Every state change of an event (join, leave, admit with pass expiry,
-// paced admit, complete, expire, update with its effects, delete) is one
-// Lua script call on the event's slot: one round trip, atomic. Two steps
-// touch global keys too and take two or three calls, each safe if
+// Every state change of an event (join with the proof it spends, leave,
+// admit with pass expiry, paced admit, complete, expire, update with its
+// effects, adding access codes, delete) is one Lua script call on the
+// event's slot, and so is every token taken: one round trip, atomic. Two
+// steps touch global keys too and take two or three calls, each safe if
 // interrupted:
 //
 //   - CreateEvent takes a sequence number (INCR), creates the event (script),
@@ -57,9 +67,10 @@
 //
 // Opening a scheduled event with a pre-queue takes two calls: the update
 // script refuses and returns the pre-queue; Go computes queuepass.DrawOrder
-// (which Lua cannot) and calls the script again with the order, which it
-// applies only if the Version and the pre-queue are still the same, else Go
-// retries.
+// and the draw's hashes (which Lua cannot) and calls the script again with
+// them, which it applies and records only if the Version and the pre-queue
+// are still the same, else Go retries. Opening an empty pre-queue records
+// its (empty) draw in the first call.
 //
 // Times on tickets are kept to the microsecond, event times (OpensAt,
 // ClosesAt, CreatedAt) and PassTTL exactly.
@@ -262,6 +273,10 @@ const (
 	codeEventExists
 	codeNeedDraw
 	codeRetry
+	codeChallengeRequired
+	codeChallengeFailed
+	codeAccessDenied
+	codeCodeExists
 )
 
 // codeErr returns the error for a script result code, nil for codeOK.
@@ -286,6 +301,12 @@ func codeErr(code int64, eventID string) error {
 		err = queuepass.ErrConflict
 	case codeEventExists:
 		err = queuepass.ErrEventExists
+	case codeChallengeRequired:
+		err = queuepass.ErrChallengeRequired
+	case codeChallengeFailed:
+		err = queuepass.ErrChallengeFailed
+	case codeAccessDenied:
+		err = queuepass.ErrAccessDenied
 	default:
 		return fmt.Errorf("redisstore: unexpected script result %d", code)
 	}

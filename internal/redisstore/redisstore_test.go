@@ -143,8 +143,11 @@ func (a *alternating) UpdateEvent(ctx context.Context, ev queuepass.Event, at ti
 func (a *alternating) DeleteEvent(ctx context.Context, id string) error {
 	return a.next().DeleteEvent(ctx, id)
 }
-func (a *alternating) Join(ctx context.Context, eventID, userID string, at time.Time) (queuepass.Ticket, bool, error) {
-	return a.next().Join(ctx, eventID, userID, at)
+func (a *alternating) Draw(ctx context.Context, eventID string) ([][32]byte, error) {
+	return a.next().Draw(ctx, eventID)
+}
+func (a *alternating) Join(ctx context.Context, eventID, userID string, proof queuepass.JoinProof, at time.Time) (queuepass.Ticket, bool, error) {
+	return a.next().Join(ctx, eventID, userID, proof, at)
 }
 func (a *alternating) Ticket(ctx context.Context, eventID, ticketID string) (queuepass.Ticket, error) {
 	return a.next().Ticket(ctx, eventID, ticketID)
@@ -158,8 +161,8 @@ func (a *alternating) Admit(ctx context.Context, eventID string, count int, at t
 func (a *alternating) AdmitPaced(ctx context.Context, eventID string, perMinute int, at time.Time) (queuepass.Admission, error) {
 	return a.next().AdmitPaced(ctx, eventID, perMinute, at)
 }
-func (a *alternating) Complete(ctx context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
-	return a.next().Complete(ctx, eventID, ticketID, at)
+func (a *alternating) Complete(ctx context.Context, eventID, ticketID string, quantity int, at time.Time) (queuepass.Ticket, error) {
+	return a.next().Complete(ctx, eventID, ticketID, quantity, at)
 }
 func (a *alternating) Revoke(ctx context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
 	return a.next().Revoke(ctx, eventID, ticketID, at)
@@ -169,6 +172,15 @@ func (a *alternating) Touch(ctx context.Context, eventID, ticketID string, at ti
 }
 func (a *alternating) ExpirePasses(ctx context.Context, eventID string, at time.Time) (int, error) {
 	return a.next().ExpirePasses(ctx, eventID, at)
+}
+func (a *alternating) AddCodes(ctx context.Context, eventID string, codes []queuepass.AccessCode) error {
+	return a.next().AddCodes(ctx, eventID, codes)
+}
+func (a *alternating) Codes(ctx context.Context, eventID, after string, limit int) ([]queuepass.AccessCode, error) {
+	return a.next().Codes(ctx, eventID, after, limit)
+}
+func (a *alternating) TakeToken(ctx context.Context, key string, interval time.Duration, burst int, at time.Time) (bool, time.Duration, error) {
+	return a.next().TakeToken(ctx, key, interval, burst, at)
 }
 func (a *alternating) ClaimIdempotencyKey(ctx context.Context, key string, fp [32]byte, at time.Time) (queuepass.IdempotencyRecord, bool, error) {
 	return a.next().ClaimIdempotencyKey(ctx, key, fp, at)
@@ -209,7 +221,7 @@ func TestTwoHandlesJoinSameUser(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			var tk queuepass.Ticket
-			tk, created[i], errs[i] = hs[i%2].Join(ctx, "e", "alice", base)
+			tk, created[i], errs[i] = hs[i%2].Join(ctx, "e", "alice", queuepass.JoinProof{}, base)
 			ids[i] = tk.ID
 		})
 	}
@@ -242,7 +254,7 @@ func TestTwoHandlesAdmitMaxActive(t *testing.T) {
 	}
 	var line []string
 	for i := range waiting {
-		tk, _, err := hs[i%2].Join(ctx, "e", fmt.Sprintf("u%d", i), base)
+		tk, _, err := hs[i%2].Join(ctx, "e", fmt.Sprintf("u%d", i), queuepass.JoinProof{}, base)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +306,7 @@ func TestTwoHandlesAdmitMaxActive(t *testing.T) {
 				}
 				mu.Unlock()
 				for _, tk := range adm.Tickets {
-					if _, err := hs[(w+1)%2].Complete(ctx, "e", tk.ID, base.Add(2*time.Second)); err != nil {
+					if _, err := hs[(w+1)%2].Complete(ctx, "e", tk.ID, 1, base.Add(2*time.Second)); err != nil {
 						fail(err)
 						return
 					}
@@ -326,54 +338,79 @@ func TestTwoHandlesAdmitMaxActive(t *testing.T) {
 }
 
 // TestOneRoundTripPerCall counts, through a counting proxy, the commands
-// that N joins, ticket reads, leaves, admissions, paced admissions and
-// completions send: one EVALSHA each, nothing else.
+// that N joins (with and without proof), ticket reads, leaves, admissions,
+// paced admissions, completions, code additions and listings and token
+// takes send: one EVALSHA each, nothing else.
 func TestOneRoundTripPerCall(t *testing.T) {
 	url, counts := redistest.Proxy(t, redistest.URL(t))
 	admin := adminClient(t, redistest.URL(t))
 	s, _ := open(t, url, admin, 1)
 	ctx := t.Context()
-	if _, err := s.CreateEvent(ctx, queuepass.Event{ID: "e", Name: "e", State: queuepass.StateOpen, PassTTL: time.Minute, CreatedAt: base}); err != nil {
-		t.Fatal(err)
+	for _, ev := range []queuepass.Event{
+		{ID: "e", Name: "e", State: queuepass.StateOpen, PassTTL: time.Minute, CreatedAt: base},
+		{ID: "gated", Name: "gated", State: queuepass.StateOpen, PassTTL: time.Minute, CreatedAt: base,
+			ChallengeDifficulty: 8, Access: queuepass.AccessByCode},
+	} {
+		if _, err := s.CreateEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proof := func(i int) queuepass.JoinProof {
+		return queuepass.JoinProof{Challenge: fmt.Sprintf("ch%d", i), ChallengeExpires: base.Add(time.Minute), Code: fmt.Sprintf("C%d", i)}
 	}
 	// Run each script once, so that none below pays for loading it.
-	tk, _, err := s.Join(ctx, "e", "warm", base)
+	tk, _, err := s.Join(ctx, "e", "warm", queuepass.JoinProof{}, base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Ticket(ctx, "e", tk.ID)
 	s.Admit(ctx, "e", 1, base)
 	s.AdmitPaced(ctx, "e", 60, base)
-	s.Complete(ctx, "e", tk.ID, base)
+	s.Complete(ctx, "e", tk.ID, 1, base)
 	s.Leave(ctx, "e", tk.ID, base)
+	s.AddCodes(ctx, "gated", nil)
+	s.Codes(ctx, "gated", "", 10)
+	s.TakeToken(ctx, "warm", time.Second, 1, base)
 
 	const n = 100
 	var tickets []queuepass.Ticket
 	steps := []struct {
-		name string
-		call func(i int) error
+		name  string
+		calls int
+		call  func(i int) error
 	}{
-		{"Join", func(i int) error {
-			tk, _, err := s.Join(ctx, "e", fmt.Sprintf("u%d", i), base)
+		{"Join", n, func(i int) error {
+			tk, _, err := s.Join(ctx, "e", fmt.Sprintf("u%d", i), queuepass.JoinProof{}, base)
 			tickets = append(tickets, tk)
 			return err
 		}},
-		{"Ticket", func(i int) error { _, err := s.Ticket(ctx, "e", tickets[i].ID); return err }},
-		{"Leave", func(i int) error { _, err := s.Leave(ctx, "e", tickets[n-1-i].ID, base); return err }},
-		{"Admit", func(i int) error { _, err := s.Admit(ctx, "e", 1, base); return err }},
-		{"AdmitPaced", func(i int) error {
+		{"Ticket", n, func(i int) error { _, err := s.Ticket(ctx, "e", tickets[i].ID); return err }},
+		{"Leave", n / 2, func(i int) error { _, err := s.Leave(ctx, "e", tickets[n-1-i].ID, base); return err }},
+		{"Admit", n / 2, func(i int) error { _, err := s.Admit(ctx, "e", 1, base); return err }},
+		{"AdmitPaced", n / 2, func(i int) error {
 			_, err := s.AdmitPaced(ctx, "e", 60, base.Add(time.Duration(i)*time.Second))
 			return err
 		}},
-		{"Complete", func(i int) error { _, err := s.Complete(ctx, "e", tickets[i].ID, base); return err }},
+		{"Complete", n / 2, func(i int) error { _, err := s.Complete(ctx, "e", tickets[i].ID, 1, base); return err }},
+		{"AddCodes", n, func(i int) error {
+			return s.AddCodes(ctx, "gated", []queuepass.AccessCode{{Code: proof(i).Code, Uses: 1}})
+		}},
+		{"Codes", n, func(i int) error { _, err := s.Codes(ctx, "gated", proof(i).Code, 10); return err }},
+		{"Join with proof", n, func(i int) error {
+			_, created, err := s.Join(ctx, "gated", fmt.Sprintf("u%d", i), proof(i), base)
+			if err == nil && !created {
+				err = errors.New("no ticket made")
+			}
+			return err
+		}},
+		{"TakeToken", n, func(i int) error {
+			_, _, err := s.TakeToken(ctx, "client", time.Second, 10, base.Add(time.Duration(i)*time.Millisecond))
+			return err
+		}},
 	}
 	for _, st := range steps {
-		calls := n
-		if st.name == "Leave" || st.name == "Admit" || st.name == "AdmitPaced" || st.name == "Complete" {
-			calls = n / 2
-		}
 		before := counts()
-		for i := range calls {
+		for i := range st.calls {
 			if err := st.call(i); err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
@@ -386,9 +423,9 @@ func TestOneRoundTripPerCall(t *testing.T) {
 			}
 		}
 		evalsha := after["EVALSHA"] - before["EVALSHA"]
-		t.Logf("%d × %s: %d commands sent, %d of them EVALSHA", calls, st.name, total, evalsha)
-		if total != int64(calls) || evalsha != int64(calls) {
-			t.Errorf("%d × %s sent %d commands (%d EVALSHA), want %d EVALSHA and nothing else", calls, st.name, total, evalsha, calls)
+		t.Logf("%d × %s: %d commands sent, %d of them EVALSHA", st.calls, st.name, total, evalsha)
+		if total != int64(st.calls) || evalsha != int64(st.calls) {
+			t.Errorf("%d × %s sent %d commands (%d EVALSHA), want %d EVALSHA and nothing else", st.calls, st.name, total, evalsha, st.calls)
 		}
 	}
 }
@@ -430,7 +467,7 @@ func TestMemoryPerTicket(t *testing.T) {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
 				// User IDs like an app's: 20 characters.
-				if _, _, err := s.Join(ctx, "drop-2026", fmt.Sprintf("user-%015d", i), base.Add(time.Duration(i)*time.Millisecond)); err != nil {
+				if _, _, err := s.Join(ctx, "drop-2026", fmt.Sprintf("user-%015d", i), queuepass.JoinProof{}, base.Add(time.Duration(i)*time.Millisecond)); err != nil {
 					failed.Store(err)
 					return
 				}
@@ -460,6 +497,11 @@ func TestMemoryPerTicket(t *testing.T) {
 	}
 	t.Logf("MEMORY USAGE per ticket by key kind: t %.1f, u %.1f, l %.1f (%d keys)",
 		float64(byKind["t"])/n, float64(byKind["u"])/n, float64(byKind["l"])/n, len(keys))
+	for kind := range byKind {
+		if kind != "m" && kind != "t" && kind != "u" && kind != "l" {
+			t.Errorf("joins made keys of kind %q; a join to an event that asks no proof stores a record, a user and a line entry, nothing else", kind)
+		}
+	}
 	if per > 250 {
 		t.Errorf("%.0f bytes per waiting ticket, want at most 250", per)
 	}
@@ -485,7 +527,7 @@ func TestUnavailable(t *testing.T) {
 		fn   func() error
 	}{
 		{"Ping", func() error { return s.Ping(ctx) }},
-		{"Join", func() error { _, _, err := s.Join(ctx, "e", "u", base); return err }},
+		{"Join", func() error { _, _, err := s.Join(ctx, "e", "u", queuepass.JoinProof{}, base); return err }},
 		{"Event", func() error { _, err := s.Event(ctx, "e"); return err }},
 	} {
 		begin := time.Now()
@@ -549,7 +591,7 @@ func TestForeignDataIsNotUnavailability(t *testing.T) {
 	if err := admin.Do(t.Context(), admin.B().Set().Key(prefix+"qp:{e}:m").Value("not a hash").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = s.Join(t.Context(), "e", "u", time.Now())
+	_, _, err = s.Join(t.Context(), "e", "u", queuepass.JoinProof{}, time.Now())
 	if err == nil || errors.Is(err, queuepass.ErrUnavailable) {
 		t.Errorf("Join over a foreign key = %v, want an error that is not ErrUnavailable", err)
 	}
@@ -581,7 +623,7 @@ func BenchmarkJoin(b *testing.B) {
 	b.SetParallelism(8) // many requests in flight, as on a busy node
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, _, err := s.Join(ctx, "e", "u"+strconv.FormatInt(next.Add(1), 10), base); err != nil {
+			if _, _, err := s.Join(ctx, "e", "u"+strconv.FormatInt(next.Add(1), 10), queuepass.JoinProof{}, base); err != nil {
 				b.Error(err)
 				return
 			}
@@ -595,7 +637,7 @@ func BenchmarkTicket(b *testing.B) {
 	s, ctx := benchStore(b)
 	ids := make([]string, 10_000)
 	for i := range ids {
-		tk, _, err := s.Join(ctx, "e", "u"+strconv.Itoa(i), base)
+		tk, _, err := s.Join(ctx, "e", "u"+strconv.Itoa(i), queuepass.JoinProof{}, base)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/redis/rueidis"
+
+	"github.com/queuepass/queuepass"
 )
 
 // Ticket records and the user index are spread over small hashes that
@@ -17,15 +19,17 @@ const (
 	userBuckets      = 8192
 )
 
-// scripts are the Lua scripts. Each event script takes the seven keys of
-// one event (Store.eventKeys) and replies with a table whose first element
-// is a result code (codeOK, …).
+// scripts are the Lua scripts. Every script replies with a table whose
+// first element is a result code (codeOK, …); each event script takes the
+// seven keys of one event (Store.eventKeys).
 type scripts struct {
-	create, read, update, del            *rueidis.Lua
+	create, read, update, del, draw      *rueidis.Lua
 	join, ticket, leave, admit, complete *rueidis.Lua
 	revoke, expire, touch                *rueidis.Lua
+	addCodes, codes                      *rueidis.Lua
 	unindex                              *rueidis.Lua
 	claim, finish, release, purge        *rueidis.Lua
+	take                                 *rueidis.Lua
 }
 
 // newScripts builds the scripts; publish is the command that signals a
@@ -36,6 +40,8 @@ func newScripts(publish string) scripts {
 		"TICKETS_PER_BUCKET", strconv.Itoa(ticketsPerBucket),
 		"USER_BUCKETS", strconv.Itoa(userBuckets),
 		"PUBLISH_COMMAND", publish,
+		"ACCESS_BY_CODE", string(queuepass.AccessByCode),
+		"REASON_SOLD_OUT", string(queuepass.ReasonSoldOut),
 	)
 	ev := func(body string) *rueidis.Lua { return rueidis.NewLuaScript(p.Replace(prelude + body)) }
 	return scripts{
@@ -43,6 +49,7 @@ func newScripts(publish string) scripts {
 		read:     ev(readLua),
 		update:   ev(updateLua),
 		del:      ev(deleteLua),
+		draw:     ev(drawLua),
 		join:     ev(joinLua),
 		ticket:   ev(ticketLua),
 		leave:    ev(leaveLua),
@@ -51,11 +58,14 @@ func newScripts(publish string) scripts {
 		revoke:   ev(revokeLua),
 		expire:   ev(expireLua),
 		touch:    ev(touchLua),
+		addCodes: ev(addCodesLua),
+		codes:    ev(codesLua),
 		unindex:  rueidis.NewLuaScript(unindexLua),
 		claim:    rueidis.NewLuaScript(claimLua),
 		finish:   rueidis.NewLuaScript(finishLua),
 		release:  rueidis.NewLuaScript(releaseLua),
 		purge:    rueidis.NewLuaScript(purgeLua),
+		take:     rueidis.NewLuaScript(takeLua),
 	}
 }
 
@@ -67,15 +77,23 @@ local M, T, L, P, U, A, R = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 
 local function num(x) return string.format('%.0f', x) end
 
--- S, named like the event's keys with the suffix s, is a hash: ticket
--- number → when its holder was last seen (µs; Store.Touch), for prequeue
--- and waiting tickets only. seen returns a ticket's entry or ''.
-local S = string.sub(M, 1, -2) .. 's'
+-- The event's other keys are named like the seven, with suffixes of their
+-- own (E is P qp:{id}:):
+--   S  hash: ticket number → when its holder was last seen (µs;
+--      Store.Touch), for prequeue and waiting tickets only
+--   C  hash: access code → "uses:used"
+--   CI sorted set: the access codes, all scored 0, listed in byte order
+--   CH sorted set: spent challenges scored by when they expire (µs)
+--   D  string: the draw, the DrawHash of each pre-queue ticket in draw order
+local E = string.sub(M, 1, -2)
+local S, C, CI, CH, D = E .. 's', E .. 'c', E .. 'ci', E .. 'ch', E .. 'd'
+
+-- seen returns a ticket's last seen time or ''.
 local function seen(n) return redis.call('HGET', S, n) or '' end
 
 -- changed tells the event's watchers (Store.Watch) that it changed, on the
 -- channel named like the event's keys with the suffix w: P qp:{id}:w.
-local function changed() redis.call('PUBLISH_COMMAND', string.sub(M, 1, -2) .. 'w', '') end
+local function changed() redis.call('PUBLISH_COMMAND', E .. 'w', '') end
 
 -- Records live in hashes of ticketsPerBucket tickets (by number), users
 -- in userBuckets hashes (by a hash of the user ID), small enough for
@@ -103,7 +121,8 @@ end
 
 -- A record is status (1 byte: p, w, a, c, l, e, x as the status' initial,
 -- q for prequeue or waiting, r for expired by revocation, b for expired
--- by abandonment) .. secret (16 bytes) .. "joined,admitted,expires,ended,user".
+-- by abandonment, s for closed by a closing for sold out) .. secret (16
+-- bytes) .. "joined,admitted,expires,ended,user".
 local function unpack_rec(rec)
   local j, ad, ex, en, user = string.match(rec, '^([^,]*),([^,]*),([^,]*),([^,]*),(.*)$', 18)
   return rec:sub(1, 1), rec:sub(2, 17), j, ad, ex, en, user
@@ -112,13 +131,22 @@ local function pack_rec(s, sec, j, ad, ex, en, user)
   return s .. sec .. j .. ',' .. ad .. ',' .. ex .. ',' .. en .. ',' .. user
 end
 
--- view returns the record as the API sees it (status p, w or x instead of
--- the stored q) and the position (0 unless waiting).
+-- closed_status is the status of the tickets that a closing for reason
+-- closes: s for sold out, else x.
+local function closed_status(reason)
+  if reason == 'REASON_SOLD_OUT' then return 's' end
+  return 'x'
+end
+
+-- view returns the record as the API sees it (status p, w, or the first
+-- closing's x or s instead of the stored q) and the position (0 unless
+-- waiting).
 local function view(n, rec)
   if rec:sub(1, 1) ~= 'q' then return rec, 0 end
   if tonumber(n) < tonumber(redis.call('HGET', M, 'cb')) then
     local _, sec, j, ad, ex, en, user = unpack_rec(rec)
-    return pack_rec('x', sec, j, ad, ex, redis.call('HGET', M, 'cat'), user), 0
+    local st = redis.call('HGET', M, 'cst') or 'x' -- absent: closed before closings had reasons
+    return pack_rec(st, sec, j, ad, ex, redis.call('HGET', M, 'cat'), user), 0
   end
   local r = redis.call('ZRANK', L, n)
   if r then return 'w' .. rec:sub(2), r + 1 end
@@ -160,11 +188,13 @@ local function event_reply()
 end
 `
 
-// createLua: ARGV = seq, field, value, ….
+// createLua: ARGV = seq, field, value, …. What the store keeps and a
+// creation does not set (Abandoned, DrawnAt, Sold, Codes) reads as zero
+// while its field is absent.
 const createLua = `
 local seq = redis.call('HGET', M, 'seq')
 if seq then return {8, seq} end
-redis.call('UNLINK', L, P, A, R)
+redis.call('UNLINK', L, P, A, R, S, C, CI, CH, D)
 for i = 2, #ARGV, 2 do redis.call('HSET', M, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', M, 'seq', ARGV[1], 'ver', 1, 'num', 0, 'slot', 0, 'cb', 0, 'cat', '',
   'cp', 0, 'cw', 0, 'ca', 0, 'cc', 0, 'cl', 0, 'ce', 0, 'cx', 0)
@@ -177,15 +207,24 @@ if redis.call('EXISTS', M) == 0 then return {1} end
 return event_reply()
 `
 
-// updateLua: ARGV = version, at, draw ("1" if an order follows), state,
-// name, opens, closes, rate, maxact, ttl, ttlus, idle, then the pre-queue's
-// numbers in draw order.
+// updateLua: ARGV = version, at, draw ("1" if it follows), k, then k
+// settings as field, value pairs (settingsArgs), then with a draw the
+// pre-queue's DrawHashes in draw order (32 bytes each, concatenated) and
+// its numbers in the same order.
+//
+// Leaving scheduled for open or paused records the draw: DrawnAt (field
+// drawn) and the hashes (key D, absent for an empty pre-queue). Closing
+// gives the tickets it closes the status of the event's StateReason (x
+// or s); the first closing records it (field cst) with cb and cat.
 const updateLua = `
 local ver = redis.call('HGET', M, 'ver')
 if not ver then return {1} end
 if ver ~= ARGV[1] then return {7} end
-local at, to = ARGV[2], ARGV[4]
-if to == 'open' or to == 'paused' then
+local at, k = ARGV[2], tonumber(ARGV[4])
+local set = {}
+for i = 5, 4 + k, 2 do set[ARGV[i]] = ARGV[i + 1] end
+local from, to = redis.call('HGET', M, 'state'), set.state
+if from == 'scheduled' and (to == 'open' or to == 'paused') then
   local p = redis.call('ZCARD', P)
   if p > 0 then
     if ARGV[3] ~= '1' then
@@ -196,14 +235,16 @@ if to == 'open' or to == 'paused' then
       end
       return out
     end
-    if #ARGV - 12 ~= p then return {10} end
-    for i = 13, #ARGV do
+    local hashes, first = ARGV[5 + k], 6 + k -- first: the first number
+    if #ARGV - first + 1 ~= p then return {10} end
+    for i = first, #ARGV do
       if not redis.call('ZSCORE', P, ARGV[i]) then return {10} end
     end
+    if #hashes ~= 32 * p then return redis.error_reply('draw of ' .. p .. ' tickets with ' .. #hashes .. ' bytes of hashes') end
     local slot = tonumber(redis.call('HGET', M, 'slot'))
     local batch = {}
-    for i = 13, #ARGV do
-      batch[#batch + 1] = num(slot + i - 12)
+    for i = first, #ARGV do
+      batch[#batch + 1] = num(slot + i - first + 1)
       batch[#batch + 1] = ARGV[i]
       if #batch >= 1000 then
         redis.call('ZADD', L, unpack(batch))
@@ -215,20 +256,26 @@ if to == 'open' or to == 'paused' then
     redis.call('UNLINK', P)
     redis.call('HINCRBY', M, 'cw', p)
     redis.call('HINCRBY', M, 'cp', -p)
+    redis.call('SET', D, hashes)
+  else
+    redis.call('UNLINK', D)
   end
+  redis.call('HSET', M, 'drawn', at)
 elseif to == 'closed' then
+  local st = closed_status(set.reason)
   -- No ticket waits any more: last seen times are of no use.
   redis.call('UNLINK', S)
   if tonumber(redis.call('HGET', M, 'cb')) == 0 then
     -- The first closing: every prequeue or waiting ticket numbered below
-    -- cb reads as closed at cat, without touching the records.
-    redis.call('HSET', M, 'cb', num(tonumber(redis.call('HGET', M, 'num')) + 1), 'cat', at)
+    -- cb reads as closed at cat, with status cst, without touching the
+    -- records.
+    redis.call('HSET', M, 'cb', num(tonumber(redis.call('HGET', M, 'num')) + 1), 'cat', at, 'cst', st)
   else
     -- A later closing (after a reopening) rewrites the tickets joined since.
     for _, key in ipairs({L, P}) do
       for _, n in ipairs(redis.call('ZRANGE', key, 0, -1)) do
         local _, sec, j, ad, ex, en, user = unpack_rec(tget(n))
-        tset(n, pack_rec('x', sec, j, ad, ex, at, user))
+        tset(n, pack_rec(st, sec, j, ad, ex, at, user))
       end
     end
   end
@@ -243,11 +290,18 @@ elseif to == 'closed' then
     redis.call('HSET', ukey(user), user, n)
   end
 end
-redis.call('HSET', M, 'state', to, 'name', ARGV[5], 'opens', ARGV[6], 'closes', ARGV[7],
-  'rate', ARGV[8], 'maxact', ARGV[9], 'ttl', ARGV[10], 'ttlus', ARGV[11], 'idle', ARGV[12])
+local fields = {}
+for i = 5, 4 + k do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', M, unpack(fields))
 redis.call('HINCRBY', M, 'ver', 1)
 changed()
 return event_reply()
+`
+
+// drawLua replies with DrawnAt (µs, "" until the draw) and the draw.
+const drawLua = `
+if redis.call('EXISTS', M) == 0 then return {1} end
+return {0, redis.call('HGET', M, 'drawn') or '', redis.call('GET', D) or ''}
 `
 
 const deleteLua = `
@@ -255,15 +309,20 @@ local seq = redis.call('HGET', M, 'seq')
 if not seq then return {1} end
 unlink_buckets(U, USER_BUCKETS)
 unlink_buckets(T, math.floor(tonumber(redis.call('HGET', M, 'num')) / TICKETS_PER_BUCKET) + 1)
-redis.call('UNLINK', M, L, P, A, R, S)
+redis.call('UNLINK', M, L, P, A, R, S, C, CI, CH, D)
 changed()
 return {0, seq}
 `
 
-// joinLua: ARGV = user, at, secret.
+// joinLua: ARGV = user, at, secret, challenge, challenge expiry (µs),
+// code. A new ticket must first meet the event's requirements (fields diff
+// and access), checked before anything is spent: a challenge not in CH,
+// whose entries that expired at or before at are purged first, and a code
+// of C with a use left.
 const joinLua = `
 local user, at = ARGV[1], ARGV[2]
-local st = redis.call('HGET', M, 'state')
+local ev = redis.call('HMGET', M, 'state', 'diff', 'access')
+local st = ev[1]
 if not st then return {1} end
 if st == 'closed' then return {2} end
 local n = redis.call('HGET', ukey(user), user)
@@ -274,6 +333,26 @@ if n then
     local s = v:sub(1, 1)
     if s == 'p' or s == 'w' or s == 'a' then return {0, 0, n, v, pos, seen(n)} end
   end
+end
+local challenge, code = ARGV[4], ARGV[6]
+local pow = tonumber(ev[2] or '0') > 0
+if pow then
+  if challenge == '' then return {11} end
+  redis.call('ZREMRANGEBYSCORE', CH, '-inf', at)
+  if redis.call('ZSCORE', CH, challenge) then return {12} end
+end
+local uses, used
+if ev[3] == 'ACCESS_BY_CODE' then
+  local c = code ~= '' and redis.call('HGET', C, code)
+  if not c then return {13} end
+  uses, used = string.match(c, '^(%d+):(%d+)$')
+  uses, used = tonumber(uses), tonumber(used)
+  if used >= uses then return {13} end
+end
+if pow then redis.call('ZADD', CH, ARGV[5], challenge) end
+if uses then
+  redis.call('HSET', C, code, num(uses) .. ':' .. num(used + 1))
+  redis.call('HINCRBY', M, 'used', 1)
 end
 n = num(redis.call('HINCRBY', M, 'num', 1))
 local rec = 'q' .. ARGV[3] .. at .. ',,,,' .. user
@@ -433,7 +512,8 @@ out[2] = redis.call('ZCARD', L)
 return out
 `
 
-// completeLua: ARGV = number, secret, at.
+// completeLua: ARGV = number, secret, at, quantity (added to the event's
+// Sold, field sold).
 const completeLua = `
 local rec, fail = lookup()
 if not rec then return fail end
@@ -446,6 +526,7 @@ tset(n, out)
 redis.call('ZREM', A, n)
 redis.call('HINCRBY', M, 'ca', -1)
 redis.call('HINCRBY', M, 'cc', 1)
+redis.call('HINCRBY', M, 'sold', ARGV[4])
 unindex_user(user, n)
 changed()
 return {0, out, 0}
@@ -474,6 +555,51 @@ return {0, out, 0}
 const expireLua = `
 if redis.call('EXISTS', M) == 0 then return {1} end
 return {0, expire(ARGV[1])}
+`
+
+// addCodesLua: ARGV = code, uses, code, uses, …. A code that the event
+// has, or that the batch lists twice, adds none and is replied after the
+// result code.
+const addCodesLua = `
+if redis.call('EXISTS', M) == 0 then return {1} end
+local seen = {}
+for i = 1, #ARGV, 2 do
+  local c = ARGV[i]
+  if seen[c] or redis.call('HEXISTS', C, c) == 1 then return {14, c} end
+  seen[c] = true
+end
+if #ARGV == 0 then return {0} end
+local uses, h, z = 0, {}, {}
+for i = 1, #ARGV, 2 do
+  h[#h + 1] = ARGV[i]
+  h[#h + 1] = ARGV[i + 1] .. ':0'
+  z[#z + 1] = 0
+  z[#z + 1] = ARGV[i]
+  uses = uses + tonumber(ARGV[i + 1])
+  if #h >= 1000 or i + 1 == #ARGV then
+    redis.call('HSET', C, unpack(h))
+    redis.call('ZADD', CI, unpack(z))
+    h, z = {}, {}
+  end
+end
+redis.call('HINCRBY', M, 'codes', #ARGV / 2)
+redis.call('HINCRBY', M, 'uses', num(uses))
+changed()
+return {0}
+`
+
+// codesLua: ARGV = after ("" for the first), limit. Reply: code, then
+// code, "uses:used" of each.
+const codesLua = `
+if redis.call('EXISTS', M) == 0 then return {1} end
+local min = '-'
+if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
+local out = {0}
+for _, c in ipairs(redis.call('ZRANGEBYLEX', CI, min, '+', 'LIMIT', 0, ARGV[2])) do
+  out[#out + 1] = c
+  out[#out + 1] = redis.call('HGET', C, c)
+end
+return out
 `
 
 // unindexLua removes an event from the index (KEYS[1]) if its entry still
@@ -518,4 +644,22 @@ for _, k in ipairs(keys) do
   redis.call('ZREM', KEYS[2], k)
 end
 return {0, #keys}
+`
+
+// takeLua takes a token from the bucket KEYS[1] with the arithmetic of
+// queuepass.TakeToken: ARGV = at T, interval I and tolerance τ, in µs,
+// clamped by the caller. The key holds the mark M (absent: 0) and expires
+// when the bucket is full again, at T ≥ M, plus a second for clocks that
+// differ between nodes. Reply: code, 1 if taken else 0, retry after (µs).
+// Every value stays below 2^53, so the doubles are exact integers, and
+// the expiry in ms below 2^39, far from where dividing by 1000 could
+// round across an integer.
+const takeLua = `
+local t, i, tau = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local m = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), t)
+if m - t > tau then return {0, 0, m - tau - t} end
+m = m + i
+local ms = math.ceil((m - t) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%.0f', m), 'PX', string.format('%.0f', ms))
+return {0, 1, 0}
 `

@@ -13,15 +13,20 @@ import (
 )
 
 // Join returns the user's live ticket or makes a new one, in one script
-// call. The ticket's secret is drawn here and its number by the script.
-func (s *Store) Join(ctx context.Context, eventID, userID string, at time.Time) (queuepass.Ticket, bool, error) {
+// call, which also checks and spends proof for a new ticket. The ticket's
+// secret is drawn here and its number by the script.
+func (s *Store) Join(ctx context.Context, eventID, userID string, proof queuepass.JoinProof, at time.Time) (queuepass.Ticket, bool, error) {
 	if eventID == "" {
 		return queuepass.Ticket{}, false, fmt.Errorf("redisstore: %w: %q", queuepass.ErrEventNotFound, eventID)
 	}
 	secret := queuepass.NewTicketSecret()
-	code, reply, err := s.eval(ctx, "join", s.scripts.join, s.eventKeys(eventID), userID, micros(at), string(secret[:]))
+	code, reply, err := s.eval(ctx, "join", s.scripts.join, s.eventKeys(eventID), userID, micros(at), string(secret[:]),
+		proof.Challenge, micros(proof.ChallengeExpires), proof.Code)
 	if err != nil {
 		return queuepass.Ticket{}, false, err
+	}
+	if code == codeChallengeFailed {
+		return queuepass.Ticket{}, false, fmt.Errorf("redisstore: %w: spent before in event %q", queuepass.ErrChallengeFailed, eventID)
 	}
 	if err := codeErr(code, eventID); err != nil {
 		return queuepass.Ticket{}, false, err
@@ -75,10 +80,11 @@ func (s *Store) Leave(ctx context.Context, eventID, ticketID string, at time.Tim
 	return s.ticketStep(ctx, "leave", s.scripts.leave, eventID, ticketID, micros(at))
 }
 
-// Complete makes an admitted ticket whose pass is still valid completed, in
-// one script call. A refused Complete leaves a pass that ran out as it is.
-func (s *Store) Complete(ctx context.Context, eventID, ticketID string, at time.Time) (queuepass.Ticket, error) {
-	return s.ticketStep(ctx, "complete", s.scripts.complete, eventID, ticketID, micros(at))
+// Complete makes an admitted ticket whose pass is still valid completed and
+// adds quantity to the event's Sold, in one script call. A refused
+// Complete leaves a pass that ran out as it is.
+func (s *Store) Complete(ctx context.Context, eventID, ticketID string, quantity int, at time.Time) (queuepass.Ticket, error) {
+	return s.ticketStep(ctx, "complete", s.scripts.complete, eventID, ticketID, micros(at), strconv.Itoa(quantity))
 }
 
 // Revoke makes an admitted ticket whose pass is still valid expired by
@@ -217,6 +223,8 @@ func status(b byte) (queuepass.TicketStatus, queuepass.StatusReason, bool) {
 		return queuepass.StatusExpired, "", true
 	case 'x':
 		return queuepass.StatusClosed, "", true
+	case 's':
+		return queuepass.StatusClosed, queuepass.ReasonSoldOut, true
 	}
 	return "", "", false
 }

@@ -34,7 +34,7 @@ func TestWatchAcrossHandlesAndOutage(t *testing.T) {
 		deadline := time.Now().Add(15 * time.Second)
 		for time.Now().Before(deadline) {
 			users++
-			if _, _, err := writer.Join(ctx, "e", fmt.Sprintf("u%d", users), base); err != nil {
+			if _, _, err := writer.Join(ctx, "e", fmt.Sprintf("u%d", users), queuepass.JoinProof{}, base); err != nil {
 				t.Logf("Join: %v", err) // Redis may be reconnecting
 			}
 			select {
