@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -48,54 +49,26 @@ func handleOpenAPI() http.Handler {
 	})
 }
 
-// handleDocs serves an interactive page (Swagger UI) that renders
-// /openapi.yaml and can call the API, at /docs, and the files it loads under
-// /docs/. Everything comes from the binary: the page works offline and its
-// Content-Security-Policy lets it load and call nothing but this origin
-// (images may also be data: URLs, which Swagger UI's style sheet uses for
-// icons). The admin key pasted under "Authorize" is kept in the browser's
-// local storage across reloads.
+// docsFiles holds QueuePass' own documentation files: the pages /docs
+// (index.html) and /docs/challenge (challenge.html), their scripts and style
+// sheet, and queuepass-pow.js, the browser solver of proof-of-work
+// challenges that waiting pages may include or copy.
+//
+//go:embed docsassets
+var docsFiles embed.FS
+
+// handleDocs serves the documentation pages and the files they load, all
+// from the binary, so they work offline: at /docs an interactive page (Swagger
+// UI) that renders /openapi.yaml and can call the API; at /docs/challenge a
+// page that joins an event with a solved proof-of-work challenge, through
+// /docs/queuepass-pow.js. Their Content-Security-Policy lets them load and
+// call nothing but this origin (images may also be data: URLs, which Swagger
+// UI's style sheet uses for icons), and no inline script or style. The admin
+// key pasted under "Authorize" stays out of the browser's storage.
 //
 // /docs/ redirects to /docs; unknown files under /docs/ get a 404 problem.
 // Register the one handler for both "GET /docs" and "GET /docs/".
 func handleDocs() http.Handler {
-	// The page is ours, not the upstream index.html (which points at the
-	// petstore); scripts live in files because the CSP forbids inline ones.
-	const indexHTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>QueuePass API</title>
-<link rel="stylesheet" href="/docs/swagger-ui.css">
-<link rel="stylesheet" href="/docs/index.css">
-<link rel="icon" type="image/png" href="/docs/favicon-32x32.png" sizes="32x32">
-<link rel="icon" type="image/png" href="/docs/favicon-16x16.png" sizes="16x16">
-</head>
-<body>
-<div id="swagger-ui"><noscript>This page needs JavaScript. The contract itself is at <a href="/openapi.yaml">/openapi.yaml</a>.</noscript></div>
-<script src="/docs/swagger-ui-bundle.js"></script>
-<script src="/docs/queuepass-docs.js"></script>
-</body>
-</html>
-`
-	const initJS = `"use strict";
-window.addEventListener("load", function () {
-  window.ui = SwaggerUIBundle({
-    url: "/openapi.yaml",
-    dom_id: "#swagger-ui",
-    layout: "BaseLayout",
-    presets: [SwaggerUIBundle.presets.apis],
-    deepLinking: true,
-    persistAuthorization: false, // the admin key stays out of localStorage
-    displayRequestDuration: true,
-    docExpansion: "list",
-    defaultModelsExpandDepth: 0,
-    filter: true,
-    validatorUrl: null
-  });
-});
-`
 	// Files are hashed once, here, and read from the binary per request,
 	// so the 1.4 MB bundle is not copied onto the heap.
 	type file struct {
@@ -103,29 +76,22 @@ window.addEventListener("load", function () {
 		etag        string
 		open        func() (io.ReadSeeker, error)
 	}
-	etagOf := func(b []byte) string { return fmt.Sprintf(`"%x"`, sha256.Sum256(b)) }
-	ours := func(contentType, body string) file {
-		return file{contentType, etagOf([]byte(body)), func() (io.ReadSeeker, error) { return strings.NewReader(body), nil }}
+	contentTypes := map[string]string{
+		".html": "text/html; charset=utf-8",
+		".css":  "text/css; charset=utf-8",
+		".js":   "text/javascript; charset=utf-8",
+		".png":  "image/png",
 	}
-	index := ours("text/html; charset=utf-8", indexHTML)
-	assets := map[string]file{
-		"queuepass-docs.js": ours("text/javascript; charset=utf-8", initJS),
-	}
-	for name, contentType := range map[string]string{
-		"swagger-ui.css":       "text/css; charset=utf-8",
-		"index.css":            "text/css; charset=utf-8",
-		"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-		"favicon-32x32.png":    "image/png",
-		"favicon-16x16.png":    "image/png",
-	} {
-		body, err := fs.ReadFile(swaggerfiles.FS, name)
+	load := func(fsys fs.FS, name string) file {
+		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			// The files are embedded in the swaggo module at build time;
-			// this only fails if an upgrade renamed them.
-			panic("httpapi: Swagger UI file missing: " + err.Error())
+			// The files are embedded at build time, ours here and Swagger
+			// UI's in the swaggo module; this only fails if an upgrade
+			// renamed one.
+			panic("httpapi: documentation file missing: " + err.Error())
 		}
-		assets[name] = file{contentType, etagOf(body), func() (io.ReadSeeker, error) {
-			f, err := swaggerfiles.FS.Open(name)
+		return file{contentTypes[path.Ext(name)], fmt.Sprintf(`"%x"`, sha256.Sum256(body)), func() (io.ReadSeeker, error) {
+			f, err := fsys.Open(name)
 			if err != nil {
 				return nil, err
 			}
@@ -138,6 +104,25 @@ window.addEventListener("load", function () {
 		}}
 	}
 
+	// The pages are ours, not the upstream index.html (which points at the
+	// petstore), each at its own path; their scripts and style sheet are
+	// files because the CSP forbids inline ones.
+	ours, err := fs.Sub(docsFiles, "docsassets")
+	if err != nil {
+		panic("httpapi: " + err.Error())
+	}
+	pages := map[string]file{
+		"/docs":           load(ours, "index.html"),
+		"/docs/challenge": load(ours, "challenge.html"),
+	}
+	assets := map[string]file{} // by name under /docs/
+	for _, name := range []string{"queuepass-docs.js", "queuepass-docs.css", "queuepass-challenge.js", "queuepass-pow.js"} {
+		assets[name] = load(ours, name)
+	}
+	for _, name := range []string{"swagger-ui.css", "index.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png"} {
+		assets[name] = load(swaggerfiles.FS, name)
+	}
+
 	const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 		"connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 	const notFound = `{"type":"urn:queuepass:problem:not_found","title":"Not Found","status":404,` +
@@ -147,15 +132,13 @@ window.addEventListener("load", function () {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		var f file
-		var found bool
-		switch p := r.URL.Path; {
-		case p == "/docs":
-			f, found = index, true
-		case p == "/docs/":
+		p := r.URL.Path
+		if p == "/docs/" {
 			http.Redirect(w, r, "/docs", http.StatusMovedPermanently)
 			return
-		case strings.HasPrefix(p, "/docs/"):
+		}
+		f, found := pages[p]
+		if !found && strings.HasPrefix(p, "/docs/") {
 			f, found = assets[strings.TrimPrefix(p, "/docs/")]
 		}
 		if !found {

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -231,67 +233,118 @@ func TestDocs(t *testing.T) {
 		}
 		return res, string(b)
 	}
-
-	res, page := get("/docs")
-	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("GET /docs = %d %s, want 200 text/html", res.StatusCode, res.Header.Get("Content-Type"))
-	}
-	csp := res.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+	checkCSP := func(where string, res *http.Response) {
+		t.Helper()
+		csp := res.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("GET %s: Content-Security-Policy %q lacks %q", where, csp, want)
+			}
 		}
-	}
-	if strings.Contains(csp, "unsafe") || strings.Contains(csp, "http") {
-		t.Errorf("Content-Security-Policy %q allows more than this origin", csp)
-	}
-	if strings.Contains(page, "<script>") || strings.Contains(page, "style=") {
-		t.Errorf("the page has inline script or style, which its CSP forbids")
+		if strings.Contains(csp, "unsafe") || strings.Contains(csp, "http") {
+			t.Errorf("GET %s: Content-Security-Policy %q allows more than this origin", where, csp)
+		}
+		if res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: no X-Content-Type-Options: nosniff", where)
+		}
 	}
 
-	// Every URL the page references is local and served with the right type.
-	refs := regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(page, -1)
-	if len(refs) < 4 {
-		t.Fatalf("the page references %d URLs, want the Swagger UI files: %s", len(refs), page)
+	// Each page is HTML under the CSP, without the inline script, style or
+	// event handler that the CSP would block, and every URL it references
+	// is local and served with the right type (pages have no extension).
+	refRE := regexp.MustCompile(`(?:src|href)="([^"]*)"`)
+	scriptRE := regexp.MustCompile(`<script src="(/[^"]*)"></script>`)
+	inlineRE := regexp.MustCompile(`<style|\sstyle=|\son[a-z]+=|javascript:`)
+	wantType := map[string]string{"": "text/html", ".css": "text/css", ".js": "text/javascript", ".png": "image/png", ".yaml": "application/yaml"}
+	refs := map[string][]string{}    // page → the URLs it references
+	scripts := map[string][]string{} // page → the scripts it runs, in order
+	for _, page := range []string{"/docs", "/docs/challenge"} {
+		res, html := get(page)
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("GET %s = %d %s, want 200 text/html", page, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		checkCSP(page, res)
+		if n, m := strings.Count(html, "<script"), len(scriptRE.FindAllString(html, -1)); n != m {
+			t.Errorf("GET %s: %d of %d scripts are inline, which the CSP forbids", page, n-m, n)
+		}
+		if m := inlineRE.FindString(html); m != "" {
+			t.Errorf("GET %s: the page has inline style or script (%q), which its CSP forbids", page, m)
+		}
+		for _, m := range scriptRE.FindAllStringSubmatch(html, -1) {
+			scripts[page] = append(scripts[page], m[1])
+		}
+		for _, m := range refRE.FindAllStringSubmatch(html, -1) {
+			ref := m[1]
+			refs[page] = append(refs[page], ref)
+			if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") {
+				t.Errorf("GET %s references %q, which is not a path on this server", page, ref)
+				continue
+			}
+			res, body := get(ref)
+			want, known := wantType[path.Ext(ref)]
+			if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || !known || !strings.HasPrefix(ct, want) {
+				t.Errorf("GET %s (from %s) = %d %s, want 200 %s", ref, page, res.StatusCode, ct, want)
+			}
+			if len(body) == 0 {
+				t.Errorf("GET %s served nothing", ref)
+			}
+			if strings.HasPrefix(ref, "/docs") {
+				checkCSP(ref, res)
+			}
+		}
 	}
-	wantType := map[string]string{".css": "text/css", ".js": "text/javascript", ".png": "image/png", ".yaml": "application/yaml"}
-	var scripts []string
-	for _, m := range refs {
-		ref := m[1]
-		if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") {
-			t.Errorf("the page references %q, which is not a path on this server", ref)
-			continue
-		}
-		res, body := get(ref)
-		ext := ref[strings.LastIndex(ref, "."):]
-		if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || !strings.HasPrefix(ct, wantType[ext]) || wantType[ext] == "" {
-			t.Errorf("GET %s = %d %s, want 200 %s", ref, res.StatusCode, ct, wantType[ext])
-		}
-		if len(body) == 0 {
-			t.Errorf("GET %s served nothing", ref)
-		}
-		if ext == ".js" {
-			scripts = append(scripts, body)
-		}
+	if want := []string{"/docs/swagger-ui-bundle.js", "/docs/queuepass-docs.js"}; !slices.Equal(scripts["/docs"], want) {
+		t.Errorf("/docs runs %q, want %q", scripts["/docs"], want)
 	}
+	if want := []string{"/docs/queuepass-pow.js", "/docs/queuepass-challenge.js"}; !slices.Equal(scripts["/docs/challenge"], want) {
+		t.Errorf("/docs/challenge runs %q, want %q", scripts["/docs/challenge"], want)
+	}
+	if !slices.Contains(refs["/docs"], "/docs/challenge") || !slices.Contains(refs["/docs/challenge"], "/docs") {
+		t.Errorf("/docs and /docs/challenge do not link to each other: %q, %q", refs["/docs"], refs["/docs/challenge"])
+	}
+
 	// The page's own script points Swagger UI at this server's document and
-	// keeps the admin key across reloads.
-	initJS := scripts[len(scripts)-1]
+	// keeps the admin key out of the browser's storage.
+	_, initJS := get("/docs/queuepass-docs.js")
 	for _, want := range []string{`url: "/openapi.yaml"`, "persistAuthorization: false", "validatorUrl: null"} {
 		if !strings.Contains(initJS, want) {
 			t.Errorf("the page's initializer lacks %s:\n%s", want, initJS)
 		}
 	}
+	// The solver is served for waiting pages to include, and says what it
+	// offers (TestBrowserChallenge runs it).
+	_, solver := get("/docs/queuepass-pow.js")
+	for _, want := range []string{"QueuePass.solveChallenge(challenge, difficulty, {onProgress, signal})", "QueuePass.join(eventId, userId, {"} {
+		if !strings.Contains(solver, want) {
+			t.Errorf("queuepass-pow.js lacks %q", want)
+		}
+	}
+
+	// Every file of ours is served: a page at its path, the rest by name.
+	files, err := os.ReadDir("docsassets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if name := f.Name(); path.Ext(name) != ".html" {
+			if res, _ := get("/docs/" + name); res.StatusCode != 200 {
+				t.Errorf("GET /docs/%s = %d, want docsassets/%s", name, res.StatusCode, name)
+			}
+		}
+	}
 
 	// Revalidation, the trailing-slash redirect, and files that are not served.
-	res, _ = get("/docs/swagger-ui-bundle.js")
-	if res2, body := get("/docs/swagger-ui-bundle.js", "If-None-Match", res.Header.Get("ETag")); res2.StatusCode != 304 || body != "" {
-		t.Errorf("GET /docs/swagger-ui-bundle.js with If-None-Match = %d with %d bytes, want 304 and none", res2.StatusCode, len(body))
+	for _, file := range []string{"/docs/swagger-ui-bundle.js", "/docs/queuepass-pow.js", "/docs/challenge"} {
+		res, _ := get(file)
+		if res2, body := get(file, "If-None-Match", res.Header.Get("ETag")); res2.StatusCode != 304 || body != "" {
+			t.Errorf("GET %s with If-None-Match = %d with %d bytes, want 304 and none", file, res2.StatusCode, len(body))
+		}
 	}
 	if res, _ := get("/docs/"); res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/docs" {
 		t.Errorf("GET /docs/ = %d to %q, want 301 to /docs", res.StatusCode, res.Header.Get("Location"))
 	}
-	for _, path := range []string{"/docs/nothing.js", "/docs/swagger-ui.js.map", "/docs/index.html", "/docs/swagger-initializer.js"} {
+	for _, path := range []string{"/docs/nothing.js", "/docs/swagger-ui.js.map", "/docs/index.html", "/docs/swagger-initializer.js",
+		"/docs/challenge.html", "/docs/docsassets/index.html", "/docs/docsassets"} {
 		if res, _ := get(path); res.StatusCode != 404 || res.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("GET %s = %d %s, want a 404 problem", path, res.StatusCode, res.Header.Get("Content-Type"))
 		}
