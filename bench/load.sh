@@ -3,6 +3,8 @@
 #
 #   bench/load.sh [seconds per run, default 5] [connections, default 64] [rounds, default 3]
 #   STORE=redis://127.0.0.1:6379/0 bench/load.sh ...   (one node on Redis instead of the embedded store)
+#   SERVE_ARGS="--limit-join 1000000/s --limit-read 1000000/s" bench/load.sh ...   (extra flags for serve,
+#        here rate limits that never refuse, to measure what checking them costs)
 #
 # Builds queuepass and bench/ceiling, then runs wrk (Debian package "wrk")
 # with the same settings against:
@@ -37,7 +39,8 @@ if [ -n "${STORE:-}" ]; then
   store_args=(--store "$STORE" --pass-key-file "$work/pass-keys.json")
 fi
 event="load-$RANDOM$RANDOM"
-QUEUEPASS_ADMIN_KEY=$KEY "$work/queuepass" serve --addr "$QP" --data "$work/data" "${store_args[@]}" >"$work/serve.out" 2>"$work/serve.log" &
+read -r -a serve_args <<<"${SERVE_ARGS:-}"
+QUEUEPASS_ADMIN_KEY=$KEY "$work/queuepass" serve --addr "$QP" --data "$work/data" "${store_args[@]}" "${serve_args[@]}" >"$work/serve.out" 2>"$work/serve.log" &
 pids+=($!)
 "$work/ceiling" -addr "$CEIL" & pids+=($!)
 for _ in $(seq 100); do curl -fs "http://$QP/readyz" >/dev/null && curl -fs "http://$CEIL/" >/dev/null && break; sleep 0.1; done
@@ -60,7 +63,7 @@ run() { # name, wrk args...
   echo "$r"
 }
 
-echo "wrk -t$threads -c$conns -d${secs}s on $(nproc) cores, loopback; $rounds rounds, interleaved; store: ${STORE:-embedded}" >&2
+echo "wrk -t$threads -c$conns -d${secs}s on $(nproc) cores, loopback; $rounds rounds, interleaved; store: ${STORE:-embedded}; serve ${SERVE_ARGS:-}" >&2
 ticket=""
 for round in $(seq "$rounds"); do
   echo "round $round" >&2
