@@ -394,6 +394,7 @@ func TestParseLimit(t *testing.T) {
 		{"5/s", waitroom.Limit{Interval: 200 * time.Millisecond, Burst: 5}},
 		{"120/m:20", waitroom.Limit{Interval: 500 * time.Millisecond, Burst: 20}},
 		{"1/h", waitroom.Limit{Interval: time.Hour, Burst: 1}},
+		{"1000000/s", waitroom.Limit{Interval: time.Microsecond, Burst: 100_000}},
 		{"off", waitroom.Limit{}},
 		{"", waitroom.Limit{}},
 	} {

@@ -33,7 +33,7 @@ type Limits map[LimitClass]Limit
 
 // ParseLimit reads a limit such as "5/s" (5 a second, a burst of 5),
 // "120/m:20" (two a second, a burst of 20), "1/h" or "off" (none). The
-// burst defaults to the rate per unit, at least 1.
+// burst defaults to the rate per unit (at most queuepass.MaxTokenBurst).
 func ParseLimit(s string) (Limit, error) {
 	if s == "" || s == "off" {
 		return Limit{}, nil
@@ -53,7 +53,7 @@ func ParseLimit(s string) (Limit, error) {
 	if !ok || err != nil || count < 1 || unit == 0 {
 		return Limit{}, fmt.Errorf("rate limit %q: want N/s, N/m or N/h with N ≥ 1, an optional :BURST, or off", s)
 	}
-	l := Limit{Interval: unit / time.Duration(count), Burst: count}
+	l := Limit{Interval: unit / time.Duration(count), Burst: min(count, queuepass.MaxTokenBurst)}
 	if hasBurst {
 		if l.Burst, err = strconv.Atoi(burstStr); err != nil || l.Burst < 1 {
 			return Limit{}, fmt.Errorf("rate limit %q: the burst must be a whole number ≥ 1", s)
