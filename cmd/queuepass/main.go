@@ -1,8 +1,12 @@
-// Command queuepass runs the QueuePass waiting room (serve) and rehearses a
-// ticket drop against it over real HTTP (drop).
+// Command queuepass runs the QueuePass waiting room (serve), rehearses a
+// ticket drop against it over real HTTP (drop), with bots attacking it if
+// asked, and checks an event's published pre-queue draw as anyone can
+// (verify-draw).
 //
 //	queuepass serve [--addr 127.0.0.1:8080] [--data ./queuepass-data]
 //	queuepass drop --server URL [--server URL ...] --admin-key KEY [--fans 10000] [--concurrency 200] [--batch 500]
+//	               [--bots N] [--bot-addresses 4] [--challenge BITS] [--arrival 10s]
+//	queuepass verify-draw --server URL --event ID [--ticket ID] [--commitment HEX]
 //	queuepass keygen --out FILE
 package main
 
@@ -45,6 +49,9 @@ const usage = `QueuePass: a fair virtual waiting room.
 Usage:
   queuepass serve [--addr 127.0.0.1:8080] [--data ./queuepass-data]
   queuepass drop --server URL [--server URL ...] --admin-key KEY [--fans 10000] [--concurrency 200] [--batch 500]
+                 [--bots N] [--bot-addresses 4] [--challenge BITS] [--arrival 10s]
+  queuepass verify-draw --server URL --event ID [--ticket ID] [--commitment HEX]
+                                (check an event's pre-queue draw; no admin key needed)
   queuepass keygen --out FILE   (a pass signing key file to share between nodes)
 
 Run "queuepass COMMAND -h" for a command's flags.
@@ -62,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, rest, getenv, stdout, stderr)
 	case "drop":
 		return runDrop(ctx, rest, getenv, stdout, stderr)
+	case "verify-draw":
+		return runVerifyDraw(ctx, rest, stdout, stderr)
 	case "keygen":
 		return runKeygen(rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -104,6 +104,7 @@ func TestServeAndDrop(t *testing.T) {
 		{"--fans", "120", "--concurrency", "40", "--batch", "32", "--stream"},
 		{"--fans", "120", "--concurrency", "40", "--rate", "3000", "--stream"},
 		{"--fans", "60", "--concurrency", "30", "--rate", "3000"},
+		{"--fans", "100", "--concurrency", "20", "--batch", "30", "--bots", "20", "--bot-addresses", "2", "--challenge", "4", "--arrival", "200ms"},
 	} {
 		report.Reset()
 		err = run(ctx, append([]string{"queuepass", "drop", "--server", url, "--admin-key", key}, args...), env(nil), &report, io.Discard)
@@ -133,7 +134,14 @@ func TestServeAndDrop(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{"queuepass"}, {"queuepass", "frobnicate"}, {"queuepass", "serve", "extra"}, {"queuepass", "drop"}} {
+	dropWith := func(args ...string) []string {
+		return append([]string{"queuepass", "drop", "--server", "http://127.0.0.1:1", "--admin-key", "0123456789abcdef"}, args...)
+	}
+	for _, args := range [][]string{
+		{"queuepass"}, {"queuepass", "frobnicate"}, {"queuepass", "serve", "extra"}, {"queuepass", "drop"},
+		dropWith("--bots", "-1"), dropWith("--bots", "10", "--rate", "60"), dropWith("--bot-addresses", "0"),
+		dropWith("--bot-concurrency", "0"), dropWith("--challenge", "33"), dropWith("--arrival", "-1s"),
+	} {
 		err := run(context.Background(), args, env(nil), io.Discard, io.Discard)
 		if err == nil || exitCode(err) != 2 {
 			t.Errorf("run(%q) = %v (exit %d), want a usage error (exit 2)", args, err, exitCode(err))

@@ -62,6 +62,14 @@ type checker struct {
 	byTicket map[string]int32 // ticket ID → fan
 	admitted int              // tickets named by admissions so far: the next rank
 
+	// Bots take places in the line like fans, so ranks and positions count
+	// them, but they are judged only for being admitted once.
+	bots         []bot
+	byBotTicket  map[string]int32 // ticket ID → bot
+	botsAdmitted int
+	botsUnheard  int   // bot tickets first learned from an admission (the join's answer was lost)
+	firstBatch   Share // the first admission that admitted anyone
+
 	noOneTicket   atomic.Int64
 	repeatErrors  atomic.Int64
 	sharedTickets atomic.Int64
@@ -72,10 +80,13 @@ type checker struct {
 	unknown       atomic.Int64
 }
 
-func newChecker(fans int) *checker {
-	c := &checker{fans: make([]fan, fans)}
+func newChecker(fans, bots int) *checker {
+	c := &checker{fans: make([]fan, fans), bots: make([]bot, bots)}
 	for i := range c.fans {
 		c.fans[i] = fan{acked: -1, rank: -1, line: -1, est: -1, waited: -1}
+	}
+	for k := range c.bots {
+		c.bots[k].rank = -1
 	}
 	return c
 }
@@ -140,29 +151,46 @@ func (c *checker) joined(i int, attempts []joinAttempt) {
 	f.state = fanWaiting
 }
 
-// index maps tickets to fans and counts tickets handed to several fans.
-// Fans that share a ticket lose it: the ticket is no one's.
+// index maps tickets to fans and bots, and counts tickets handed to
+// several of them. Fans and bots that share a ticket lose it: the ticket is
+// no one's.
 func (c *checker) index() {
 	c.byTicket = make(map[string]int32, len(c.fans))
-	shared := make(map[string]bool)
+	c.byBotTicket = make(map[string]int32)
+	holders := make(map[string]int32, len(c.fans)+len(c.bots))
+	for i := range c.fans {
+		if f := &c.fans[i]; f.state == fanWaiting {
+			holders[f.ticket]++
+		}
+	}
+	for _, b := range c.bots {
+		if b.ticket != "" {
+			holders[b.ticket]++
+		}
+	}
 	for i := range c.fans {
 		f := &c.fans[i]
-		if f.state != fanWaiting {
-			continue
-		}
-		if _, dup := c.byTicket[f.ticket]; dup {
-			shared[f.ticket] = true
-			continue
-		}
-		c.byTicket[f.ticket] = int32(i)
-	}
-	for t := range shared {
-		c.sharedTickets.Add(1)
-		delete(c.byTicket, t)
-	}
-	for i := range c.fans {
-		if f := &c.fans[i]; f.state == fanWaiting && shared[f.ticket] {
+		switch {
+		case f.state != fanWaiting:
+		case holders[f.ticket] > 1:
 			f.state, f.acked = fanNoTicket, -1
+		default:
+			c.byTicket[f.ticket] = int32(i)
+		}
+	}
+	for k := range c.bots {
+		b := &c.bots[k]
+		switch {
+		case b.ticket == "":
+		case holders[b.ticket] > 1:
+			b.ticket, b.shared = "", true
+		default:
+			c.byBotTicket[b.ticket] = int32(k)
+		}
+	}
+	for _, n := range holders {
+		if n > 1 {
+			c.sharedTickets.Add(1)
 		}
 	}
 }
@@ -225,12 +253,22 @@ func (c *checker) observePosition(f *fan, pos int) {
 // and returns the fans it admitted.
 func (c *checker) admit(tickets []client.AdmittedTicket) []int32 {
 	var fans []int32
+	bots := 0
+	defer func() {
+		if c.firstBatch.Admitted == 0 {
+			c.firstBatch = Share{Admitted: len(tickets), Bots: bots}
+		}
+	}()
 	for _, t := range tickets {
 		rank := int32(c.admitted)
 		c.admitted++
 		i, ok := c.byTicket[t.ID]
 		if !ok || t.UserID != userID(int(i)) {
-			c.unknown.Add(1)
+			if !c.admitBot(t, rank) {
+				c.unknown.Add(1)
+			} else {
+				bots++
+			}
 			continue
 		}
 		f := &c.fans[i]
@@ -249,6 +287,34 @@ func (c *checker) admit(tickets []client.AdmittedTicket) []int32 {
 		f.state = fanAdmitted
 	}
 	return fans
+}
+
+// admitBot records the admission of t at rank if it is a bot's ticket, and
+// reports whether it is. A ticket of a bot that never heard its join's
+// answer (its request failed, but the server made the ticket) is the
+// bot's from now on.
+func (c *checker) admitBot(t client.AdmittedTicket, rank int32) bool {
+	k, ok := c.byBotTicket[t.ID]
+	switch {
+	case ok && t.UserID != botID(int(k)):
+		return false
+	case !ok:
+		k = int32(botIndex(t.UserID, len(c.bots)))
+		if k < 0 || c.bots[k].ticket != "" || c.bots[k].shared {
+			return false
+		}
+		c.bots[k].ticket = t.ID
+		c.byBotTicket[t.ID] = k
+		c.botsUnheard++
+	}
+	b := &c.bots[k]
+	if b.rank >= 0 {
+		c.admittedTwice.Add(1)
+		return true
+	}
+	b.rank = rank
+	c.botsAdmitted++
+	return true
 }
 
 // followed judges a ticket that fan i's follower saw (in follow mode), and
@@ -290,6 +356,17 @@ func (c *checker) settleFollowed() {
 			}
 		}
 	}
+}
+
+// fanTickets counts fans that hold one ticket of their own.
+func (c *checker) fanTickets() int {
+	n := 0
+	for _, f := range c.fans {
+		if f.state != fanNoTicket {
+			n++
+		}
+	}
+	return n
 }
 
 // neverAdmitted counts fans that hold a ticket no admission named.

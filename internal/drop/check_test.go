@@ -156,7 +156,7 @@ func TestJoined(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		c := newChecker(1)
+		c := newChecker(1, 0)
 		c.joined(0, tt.attempts)
 		if got := c.noOneTicket.Load(); got != tt.noOne {
 			t.Errorf("%s: fans without one ticket = %d, want %d", tt.name, got, tt.noOne)
@@ -174,7 +174,7 @@ func TestJoined(t *testing.T) {
 // tickets, answered at position i+1 in order.
 func joinedChecker(t *testing.T, tickets ...string) *checker {
 	t.Helper()
-	c := newChecker(len(tickets))
+	c := newChecker(len(tickets), 0)
 	for i, id := range tickets {
 		at := int64(i * 10)
 		c.joined(i, []joinAttempt{{sent: at, acked: at + 5, ticket: ticket(id, i, queuepass.StatusWaiting, i+1), created: true}})

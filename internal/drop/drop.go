@@ -3,8 +3,9 @@
 // `queuepass drop` runs.
 //
 // A rehearsal creates an event of its own (open, admissions by the admin
-// only, unlimited capacity), makes every fan join at once, then admits the
-// line in batches, and deletes the event at the end. Every call goes
+// only, unlimited capacity), makes every fan join at once (or spread over
+// Config.Arrival), then admits the line in batches, and deletes the event
+// at the end. Every call goes
 // through package client, spread round-robin over the servers, so a
 // rehearsal over several nodes sharing one Redis also checks that they
 // agree.
@@ -34,22 +35,22 @@
 // were concurrent and may be admitted either way; they are not counted.
 // All pairs are counted in O(n log n).
 //
-// Positions. Joins are over before the first admission, and between
-// admissions every fan still waiting reads its ticket. Its position must
-// never rise above the previous read (the first being the join's answer).
-// More strictly, since nobody joins or leaves while fans read and reads
-// never overlap an admission, a waiting ticket's position is exactly its
-// place in the admission order, plus one, minus the tickets admitted so
-// far: the place implied by every read and by the fan's admission must
-// agree, or the read counts as a wrong position.
+// Positions. Joins (the bots' too) are over before the first admission,
+// and between admissions every fan still waiting reads its ticket. Its
+// position must never rise above the previous read (the first being the
+// join's answer). More strictly, since nobody joins or leaves while fans
+// read and reads never overlap an admission, a waiting ticket's position
+// is exactly its place in the admission order, plus one, minus the
+// tickets admitted so far: the place implied by every read and by the
+// fan's admission must agree, or the read counts as a wrong position.
 //
 // Admissions. Every fan with a ticket must be named by exactly one
-// admission, no admission may name a ticket that no fan holds, and a fan's
-// ticket must read waiting until it is admitted and admitted after. Each
-// admitted fan reads its pass and has it verified by the server for its
-// event (valid, naming its ticket and user) and for another event (invalid,
-// reason wrong_event). The pass is also checked on its own against the
-// servers' JWKS when it can be fetched.
+// admission, no admission may name a ticket that no fan (or bot) holds,
+// and a fan's ticket must read waiting until it is admitted and admitted
+// after. Each admitted fan reads its pass and has it verified by the
+// server for its event (valid, naming its ticket and user) and for another
+// event (invalid, reason wrong_event). The pass is also checked on its own
+// against the servers' JWKS when it can be fetched.
 //
 // Following. With Config.Rate (the event admits by itself at that steady
 // rate) or Config.Stream (fans wait on server-sent update streams), fans
@@ -68,12 +69,67 @@
 // the median and p90 absolute relative error. Manual batches give no
 // estimate at join (nothing admitted yet); a Rate rehearsal does.
 //
-// Every call is timed, by kind (join, poll, stream, admit, verify): count, errors,
-// throughput, and latency quantiles from a histogram of constant size, so
-// that memory stays at about a hundred bytes per fan.
+// Every call is timed, by kind (join, challenge, poll, stream, admit,
+// verify): count, errors, throughput, and latency quantiles from a
+// histogram of constant size, so that memory stays at about a hundred
+// bytes per fan.
+//
+// # Addresses, proof of work and rate limits
+//
+// Every request of a fan carries, in X-Forwarded-For, an address of its
+// own (10.0.0.1 for fan-0, and so on), and every request of a bot one of
+// Config.BotAddresses addresses (198.18.0.0, 198.18.0.1, …). A server
+// started with --trusted-proxies 127.0.0.1 (the rehearsal on the same
+// machine) then counts its rate limits per simulated client, as it would
+// behind a real load balancer; without it, the header is ignored and every
+// request counts against the rehearsal's own address. Only do this on
+// loopback: a server that trusts a proxy believes what it says.
+//
+// With Config.Challenge the event asks for proof of work: each fan asks
+// for a challenge, solves it and joins with it, by hand rather than with
+// client.JoinSolving, so that challenges are timed as calls of their own
+// and a join's interval (above) starts when the join itself is sent. A
+// fan's repeat sent after its first answer brings no challenge: a re-join
+// of a live ticket needs no new work, so it must still get its ticket
+// (200). A fan whose call is refused with 429 waits the Retry-After it is
+// given and sends it again (with the same unspent challenge), as a waiting
+// page would; those waits are counted, not errors. Such a call never
+// reached the line, so its join's interval starts at the last sending.
+//
+// With Config.Arrival the fans' joins are spread uniformly at random over
+// that window (the rush) instead of all sent at once.
+//
+// # Bots
+//
+// Config.Bots adds an attack: bots (user IDs bot-0, bot-1, …) start when
+// the rush starts and try, BotConcurrency requests at a time, to get a
+// ticket each: a challenge if the event asks for one, its solution, a
+// join. On any refusal (429, 403 challenge_failed, 5xx, no answer) a bot
+// tries again a few milliseconds later, whatever Retry-After says, and
+// keeps a solved challenge that a 429 left unspent. Bots never poll. They
+// stop when every fan's join has been answered (the rush is over); a
+// request of theirs in flight then is still answered, so that every ticket
+// the server made for a bot is known before admissions begin.
+//
+// Bot tickets take places in the line like anyone's: admissions that name
+// them are not unknown, ranks in admission order count them, and so do the
+// fans' positions, which is why the position checks above still hold
+// exactly. The rehearsal admits until no fan waits; bots still waiting
+// then do not matter. The report says how many requests bots sent and how
+// they were answered, how many bots got a ticket, and the bots' share of
+// the first admission and of all admissions next to their fair share,
+// Bots / (Bots + Fans): what they would get if they were no faster than
+// the fans. It also shows whether the tickets add up: the server's count
+// of the event's tickets against the fans' and bots'. What bots get is
+// reported, never judged: their refusals and failures are not errors of
+// the rehearsal.
+//
+// Bots need admissions by the admin (no Config.Rate): only admission
+// responses name the bots' tickets, since bots never read them.
 package drop
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -83,11 +139,13 @@ import (
 	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/client"
 )
 
@@ -97,7 +155,13 @@ const (
 	DefaultConcurrency = 200
 	DefaultBatch       = 500
 	DefaultRetryShare  = 0.1
+
+	DefaultBotAddresses   = 4
+	DefaultBotConcurrency = 64
 )
+
+// MaxArrival bounds Config.Arrival.
+const MaxArrival = time.Hour
 
 // Config describes a rehearsal.
 type Config struct {
@@ -120,7 +184,9 @@ type Config struct {
 	Interactive bool
 
 	// HTTPClient sends every request; nil means one with timeouts that
-	// keeps enough idle connections for Concurrency.
+	// keeps enough idle connections for Concurrency and BotConcurrency.
+	// The rehearsal uses a copy whose transport adds each request's
+	// simulated client address (X-Forwarded-For).
 	HTTPClient *http.Client
 
 	// KeepEvent leaves the rehearsal's event on the servers at the end.
@@ -136,6 +202,24 @@ type Config struct {
 	// updates instead of polling it. Every fan holds a stream, so the
 	// servers (and this process) need a connection per fan.
 	Stream bool
+
+	// Bots is the number of bot identities that attack the rush (see the
+	// package documentation); 0: none. They come from BotAddresses client
+	// addresses (1..MaxBotAddresses; 0 means DefaultBotAddresses), with
+	// BotConcurrency requests in flight (0 means DefaultBotConcurrency).
+	// Bots need admissions by the admin: Rate must be 0.
+	Bots           int
+	BotAddresses   int
+	BotConcurrency int
+
+	// Challenge is the challenge_difficulty the event is created with: the
+	// leading zero bits of proof of work that each new ticket costs
+	// (0..queuepass.MaxChallengeDifficulty); 0: none.
+	Challenge int
+
+	// Arrival spreads the fans' joins uniformly at random over this window
+	// (0..MaxArrival) instead of sending them all at once (0).
+	Arrival time.Duration
 }
 
 func (cfg Config) withDefaults() (Config, error) {
@@ -157,6 +241,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Batch == 0 {
 		cfg.Batch = DefaultBatch
 	}
+	if cfg.BotAddresses == 0 {
+		cfg.BotAddresses = DefaultBotAddresses
+	}
+	if cfg.BotConcurrency == 0 {
+		cfg.BotConcurrency = DefaultBotConcurrency
+	}
 	switch {
 	case cfg.RetryShare == 0:
 		cfg.RetryShare = DefaultRetryShare
@@ -174,10 +264,23 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("drop: retry share %v above 1", cfg.RetryShare)
 	case cfg.Rate < 0 || cfg.Rate > 1_000_000:
 		return cfg, fmt.Errorf("drop: rate %d out of range 0..1000000", cfg.Rate)
+	case cfg.Bots < 0 || cfg.Bots > math.MaxInt32/2:
+		return cfg, fmt.Errorf("drop: bots %d out of range", cfg.Bots)
+	case cfg.Bots > 0 && cfg.Rate > 0:
+		return cfg, errors.New("drop: bots need admissions by the admin (no rate): only admissions name the bots' tickets")
+	case cfg.BotAddresses < 0 || cfg.BotAddresses > MaxBotAddresses:
+		return cfg, fmt.Errorf("drop: bot addresses %d out of range 1..%d", cfg.BotAddresses, MaxBotAddresses)
+	case cfg.BotConcurrency < 0:
+		return cfg, fmt.Errorf("drop: bot concurrency %d out of range", cfg.BotConcurrency)
+	case cfg.Challenge < 0 || cfg.Challenge > queuepass.MaxChallengeDifficulty:
+		return cfg, fmt.Errorf("drop: challenge %d out of range 0..%d", cfg.Challenge, queuepass.MaxChallengeDifficulty)
+	case cfg.Arrival < 0 || cfg.Arrival > MaxArrival:
+		return cfg, fmt.Errorf("drop: arrival %v out of range 0..%v", cfg.Arrival, MaxArrival)
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = client.NewHTTPClient(2 * cfg.Concurrency)
+		cfg.HTTPClient = client.NewHTTPClient(2*cfg.Concurrency + cfg.BotConcurrency)
 	}
+	cfg.HTTPClient = withForwardedFor(cfg.HTTPClient)
 	return cfg, nil
 }
 
@@ -193,7 +296,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, start: time.Now(), prog: newProgress(cfg.Progress, cfg.Interactive)}
+	r := &runner{cfg: cfg, start: time.Now(), prog: newProgress(cfg.Progress, cfg.Interactive), serverTickets: -1}
 	for _, s := range cfg.Servers {
 		r.clients = append(r.clients, client.New(s,
 			client.WithHTTPClient(cfg.HTTPClient),
@@ -205,14 +308,15 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 
 	ev, err := r.adminClient().CreateEvent(ctx, client.CreateEventParams{
-		ID:                 "drop-" + strings.ToLower(rand.Text()[:12]), // rand.Text is base32: A-Z, 2-7
-		Name:               "Drop rehearsal " + r.start.UTC().Format(time.RFC3339),
-		AdmitRatePerMinute: cfg.Rate,
+		ID:                  "drop-" + strings.ToLower(rand.Text()[:12]), // rand.Text is base32: A-Z, 2-7
+		Name:                "Drop rehearsal " + r.start.UTC().Format(time.RFC3339),
+		AdmitRatePerMinute:  cfg.Rate,
+		ChallengeDifficulty: cfg.Challenge,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("drop: create event: %w", err)
 	}
-	r.eventID, r.origin = ev.ID, ev.CreatedAt
+	r.eventID, r.origin, r.challenge = ev.ID, ev.CreatedAt, ev.ChallengeDifficulty
 	if !cfg.KeepEvent {
 		defer func() {
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -223,14 +327,16 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}()
 	}
 
-	r.rep = &Report{EventID: ev.ID, Servers: cfg.Servers, Fans: cfg.Fans, Rate: cfg.Rate, Streaming: cfg.Stream, Batch: cfg.Batch}
-	r.checker = newChecker(cfg.Fans)
+	r.rep = &Report{EventID: ev.ID, Servers: cfg.Servers, Fans: cfg.Fans, Rate: cfg.Rate, Streaming: cfg.Stream, Batch: cfg.Batch,
+		Challenge: r.challenge, Arrival: cfg.Arrival}
+	r.checker = newChecker(cfg.Fans, cfg.Bots)
 	r.checker.follow = cfg.Rate > 0 || cfg.Stream
 	r.join, r.poll, r.admit, r.verify, r.stream = newRecorder(), newRecorder(), newRecorder(), newRecorder(), newRecorder()
+	r.challenges = newRecorder()
 	defer r.finish()
 
 	r.loadKeys(ctx)
-	r.joinAll(ctx)
+	r.rush(ctx)
 	if err := ctx.Err(); err != nil {
 		return r.rep, fmt.Errorf("drop: joins: %w", err)
 	}
@@ -241,6 +347,11 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	if err := wait(ctx); err != nil {
 		return r.rep, err
+	}
+	if cfg.Bots > 0 {
+		if s, err := r.adminClient().Stats(ctx, r.eventID); err == nil {
+			r.serverTickets = s.TotalTickets
+		}
 	}
 	return r.rep, nil
 }
@@ -258,13 +369,21 @@ type runner struct {
 	adminCalls atomic.Uint64 // spreads admin calls over the servers
 	pollCalls  atomic.Uint64 // spreads reads and verifications
 
+	challenge int // the event's challenge_difficulty
+
 	rep                       *Report
 	checker                   *checker
 	join, poll, admit, verify *recorder
+	challenges                *recorder // fans' challenge requests
 	stream                    *recorder // from opening a stream to its first update
 	streamRestarts            atomic.Int64
 	wrongEventAccepted        atomic.Int64
 	localFailures             atomic.Int64
+	rateLimitWaits            atomic.Int64 // 429s that fans waited out
+
+	bots          botCounts
+	rushTime      time.Duration // from the rush's start to the last answer of a fan's join or a bot's request
+	serverTickets int           // the event's tickets by the server's stats after the rehearsal; -1 if not asked
 }
 
 // now is the time since the run started, on the monotonic clock.
@@ -317,7 +436,25 @@ const (
 	joinTwiceInTurn
 )
 
-// joinAll makes every fan join, Concurrency at a time.
+// rush runs the fans' joins and, alongside, the bots' attack, and returns
+// once every fan's join and every bot's request has been answered.
+func (r *runner) rush(ctx context.Context) {
+	start := time.Now()
+	rush, end := context.WithCancel(ctx)
+	defer end()
+	var wg sync.WaitGroup
+	if len(r.checker.bots) > 0 {
+		wg.Go(func() { r.runBots(ctx, rush) })
+	}
+	r.joinAll(ctx)
+	end()
+	wg.Wait()
+	r.rushTime = time.Since(start)
+}
+
+// joinAll makes every fan join, Concurrency at a time; with Arrival, each
+// fan at a moment drawn uniformly from the window (or later, when all
+// Concurrency are busy).
 func (r *runner) joinAll(ctx context.Context) {
 	modes := make([]uint8, r.cfg.Fans)
 	repeaters := int(math.Round(r.cfg.RetryShare * float64(r.cfg.Fans)))
@@ -326,22 +463,42 @@ func (r *runner) joinAll(ctx context.Context) {
 	}
 	r.rep.Repeaters = repeaters
 
+	var order []int32 // fans by arrival; nil: all at once, in index order
+	var arrival []time.Duration
+	if r.cfg.Arrival > 0 {
+		arrival = make([]time.Duration, r.cfg.Fans)
+		order = make([]int32, r.cfg.Fans)
+		for i := range arrival {
+			arrival[i] = mathrand.N(r.cfg.Arrival)
+			order[i] = int32(i)
+		}
+		slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(arrival[a], arrival[b]) })
+	}
+
 	r.prog.start("joins", r.cfg.Fans)
 	defer r.prog.end()
+	start := time.Now()
 	forEach(ctx, r.cfg.Fans, r.cfg.Concurrency, func(i int) {
+		if order != nil {
+			i = int(order[i])
+			if !sleep(ctx, time.Until(start.Add(arrival[i]))) {
+				return
+			}
+		}
 		first := r.clients[i%len(r.clients)]
 		second := r.clients[(i+1)%len(r.clients)]
 		var attempts [2]joinAttempt
 		switch modes[i] {
 		case joinOnce:
-			attempts[0] = r.joinOnce(ctx, first, i)
+			attempts[0] = r.joinOnce(ctx, first, i, true)
 		case joinTwiceInTurn:
-			attempts[0] = r.joinOnce(ctx, first, i)
-			attempts[1] = r.joinOnce(ctx, second, i)
+			attempts[0] = r.joinOnce(ctx, first, i, true)
+			// A re-join of a live ticket needs no new proof of work.
+			attempts[1] = r.joinOnce(ctx, second, i, attempts[0].err != nil)
 		case joinTwiceAtOnce:
 			var wg sync.WaitGroup
-			wg.Go(func() { attempts[1] = r.joinOnce(ctx, second, i) })
-			attempts[0] = r.joinOnce(ctx, first, i)
+			wg.Go(func() { attempts[1] = r.joinOnce(ctx, second, i, true) })
+			attempts[0] = r.joinOnce(ctx, first, i, true)
 			wg.Wait()
 		}
 		n := 1
@@ -353,12 +510,100 @@ func (r *runner) joinAll(ctx context.Context) {
 	})
 }
 
-func (r *runner) joinOnce(ctx context.Context, c *client.Client, i int) joinAttempt {
+// joinOnce sends one join attempt of fan i, first solving a challenge when
+// the event asks for proof of work and solve is set. Calls refused with
+// 429 are sent again after their Retry-After; the attempt runs from the
+// sending of its last join request, since the ones refused never reached
+// the line.
+func (r *runner) joinOnce(ctx context.Context, c *client.Client, i int, solve bool) joinAttempt {
+	ctx = fromAddress(ctx, fanAddress(i))
 	a := joinAttempt{sent: r.now()}
-	a.ticket, a.created, a.err = c.Join(ctx, r.eventID, userID(i))
-	a.acked = r.now()
+	p := client.JoinParams{UserID: userID(i)}
+	if solve && r.challenge > 0 {
+		proof, err := r.solveChallenge(ctx, c)
+		if err != nil {
+			a.err = err
+			return a
+		}
+		p.Challenge, p.Nonce = proof.Challenge, proof.Nonce
+	}
+	a.err = r.patiently(ctx, func() (err error) {
+		a.sent = r.now()
+		a.ticket, a.created, err = c.JoinWith(ctx, r.eventID, p)
+		a.acked = r.now()
+		return err
+	})
 	r.join.observe(a.sent, a.acked, a.err)
 	return a
+}
+
+// solveChallenge asks for a challenge for one join and solves it.
+func (r *runner) solveChallenge(ctx context.Context, c *client.Client) (client.Proof, error) {
+	var (
+		ch    client.Challenge
+		start int64
+	)
+	err := r.patiently(ctx, func() (err error) {
+		start = r.now()
+		ch, err = c.Challenge(ctx, r.eventID)
+		return err
+	})
+	r.challenges.observe(start, r.now(), err)
+	if err != nil {
+		return client.Proof{}, err
+	}
+	return ch.Solve(ctx)
+}
+
+// maxRateLimitWaits bounds the 429s in a row that a fan waits out on one
+// call before it counts the call as failed.
+const maxRateLimitWaits = 30
+
+// minRateLimitWait is the least a fan waits after a 429, whatever its
+// Retry-After says.
+const minRateLimitWait = 250 * time.Millisecond
+
+// rateLimited reports whether err is a 429 refusal, and how long to wait
+// before trying again.
+func rateLimited(err error) (time.Duration, bool) {
+	e, ok := errors.AsType[*client.Error](err)
+	if !ok || e.Status != http.StatusTooManyRequests {
+		return 0, false
+	}
+	return max(e.RetryAfter, minRateLimitWait), true
+}
+
+// patiently calls f until it fails with anything but a 429 refusal (or
+// succeeds), waiting out each 429's Retry-After, at most maxRateLimitWaits
+// times, and returns f's last error.
+func (r *runner) patiently(ctx context.Context, f func() error) error {
+	for n := 0; ; n++ {
+		err := f()
+		wait, limited := rateLimited(err)
+		if !limited || n == maxRateLimitWaits {
+			return err
+		}
+		r.rateLimitWaits.Add(1)
+		if !sleep(ctx, wait) {
+			return err
+		}
+	}
+}
+
+// sleep waits for d, or until ctx ends; it reports whether ctx is still
+// alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // extraRounds bounds the rounds spent fetching passes that could not be
@@ -425,8 +670,16 @@ func (r *runner) admitAll(ctx context.Context) error {
 // read polls fan i's ticket and, once it is admitted, checks its pass.
 func (r *runner) read(ctx context.Context, i int) {
 	f := &r.checker.fans[i]
-	start := r.now()
-	t, err := r.anyClient().Ticket(ctx, r.eventID, f.ticket)
+	ctx = fromAddress(ctx, fanAddress(i))
+	var (
+		t     client.Ticket
+		start int64
+	)
+	err := r.patiently(ctx, func() (err error) {
+		start = r.now()
+		t, err = r.anyClient().Ticket(ctx, r.eventID, f.ticket)
+		return err
+	})
 	r.poll.observe(start, r.now(), err)
 	if err != nil {
 		return // read again next round
@@ -485,6 +738,11 @@ func (r *runner) finish() {
 	rep.WrongEventAccepted = int(r.wrongEventAccepted.Load())
 	rep.LocalPassFailures = int(r.localFailures.Load())
 	rep.Join, rep.Poll, rep.Admit, rep.Verify = r.join.stats(), r.poll.stats(), r.admit.stats(), r.verify.stats()
+	rep.Challenges = r.challenges.stats()
+	rep.RateLimitWaits = int(r.rateLimitWaits.Load())
+	if len(c.bots) > 0 {
+		rep.Bots = r.botReport()
+	}
 	rep.Streams, rep.StreamRestarts = r.stream.stats(), int(r.streamRestarts.Load())
 	if r.checker.follow && r.cfg.Rate > 0 {
 		rep.Admitted = c.admittedSeen()

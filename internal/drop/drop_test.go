@@ -42,6 +42,7 @@ func TestReportOK(t *testing.T) {
 		"wrong event":        func(r *Report) { r.WrongEventAccepted = 1 },
 		"local pass failure": func(r *Report) { r.LocalPassFailures = 1 },
 		"join errors":        func(r *Report) { r.Join.Errors = 1 },
+		"challenge errors":   func(r *Report) { r.Challenges.Errors = 1 },
 		"verify errors":      func(r *Report) { r.Verify.Errors = 1 },
 	}
 	for name, brk := range breaks {
@@ -177,6 +178,12 @@ func TestConfigErrors(t *testing.T) {
 		{Servers: []string{"http://127.0.0.1:1"}, Batch: 10001},
 		{Servers: []string{"http://127.0.0.1:1"}, Fans: -1},
 		{Servers: []string{"http://127.0.0.1:1"}, RetryShare: 1.5},
+		{Servers: []string{"http://127.0.0.1:1"}, Bots: 10, Rate: 60},
+		{Servers: []string{"http://127.0.0.1:1"}, Bots: -1},
+		{Servers: []string{"http://127.0.0.1:1"}, BotAddresses: MaxBotAddresses + 1},
+		{Servers: []string{"http://127.0.0.1:1"}, Challenge: 33},
+		{Servers: []string{"http://127.0.0.1:1"}, Arrival: -time.Second},
+		{Servers: []string{"http://127.0.0.1:1"}, Arrival: MaxArrival + time.Second},
 	}
 	for _, cfg := range tests {
 		if _, err := Run(t.Context(), cfg); err == nil {

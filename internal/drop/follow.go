@@ -143,6 +143,7 @@ func (r *runner) admitWhileFollowed(ctx context.Context, seen *atomic.Int64) err
 // to len(sem) at once.
 func (r *runner) follow(ctx context.Context, i int, sem chan struct{}) bool {
 	f := &r.checker.fans[i]
+	ctx = fromAddress(ctx, fanAddress(i))
 	observe := func(t client.Ticket) (done bool) {
 		done, check := r.checker.followed(i, t, r.cfg.Rate > 0, r.origin)
 		if check {
@@ -160,7 +161,8 @@ func (r *runner) follow(ctx context.Context, i int, sem chan struct{}) bool {
 }
 
 // pollTicket reads fan i's ticket every poll_after_seconds (at once at
-// first, a second after a failed read) until observe says it is done.
+// first, a second after a failed read, Retry-After after a 429) until
+// observe says it is done.
 func (r *runner) pollTicket(ctx context.Context, i int, sem chan struct{}, observe func(client.Ticket) bool) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -178,6 +180,11 @@ func (r *runner) pollTicket(ctx context.Context, i int, sem chan struct{}, obser
 		if ctx.Err() != nil {
 			return
 		}
+		if wait, limited := rateLimited(err); limited {
+			r.rateLimitWaits.Add(1)
+			timer.Reset(wait)
+			continue
+		}
 		r.poll.observe(start, r.now(), err)
 		if err != nil {
 			timer.Reset(time.Second)
@@ -191,8 +198,9 @@ func (r *runner) pollTicket(ctx context.Context, i int, sem chan struct{}, obser
 }
 
 // streamTicket follows fan i's ticket over its stream until observe says
-// it is done, opening the stream again when the server ends it early. The
-// time to a stream's first update is recorded as a "stream" call.
+// it is done, opening the stream again when the server ends it early (or
+// after Retry-After, when its opening is refused with 429). The time to a
+// stream's first update is recorded as a "stream" call.
 func (r *runner) streamTicket(ctx context.Context, i int, sem chan struct{}, observe func(client.Ticket) bool) {
 	ticket := r.checker.fans[i].ticket
 	for ctx.Err() == nil {
@@ -206,10 +214,16 @@ func (r *runner) streamTicket(ctx context.Context, i int, sem chan struct{}, obs
 		}
 		start, first := r.now(), true
 		var failed error
+		wait := time.Second
 		for t, err := range r.anyClient().Stream(ctx, r.eventID, ticket) {
 			if ctx.Err() != nil {
 				release()
 				return
+			}
+			if d, limited := rateLimited(err); limited {
+				r.rateLimitWaits.Add(1)
+				failed, wait = err, d
+				break
 			}
 			if first || (err != nil && !errors.Is(err, client.ErrStreamEnded)) {
 				r.stream.observe(start, r.now(), err)
@@ -230,10 +244,8 @@ func (r *runner) streamTicket(ctx context.Context, i int, sem chan struct{}, obs
 			r.streamRestarts.Add(1)
 			continue
 		}
-		// Another failure, already recorded: try again after a second.
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+		// Another failure, already recorded (or a 429): try again after a
+		// second (or its Retry-After).
+		sleep(ctx, wait)
 	}
 }
