@@ -38,8 +38,13 @@ import (
 // builds its own http.Client.
 const DefaultTimeout = 30 * time.Second
 
-// maxResponseBytes bounds how much of a response body the client reads.
-const maxResponseBytes = 16 << 20
+// maxResponseBytes bounds how much of a response body the client reads,
+// but for draws, which take about 67 bytes an entrant: maxDrawBytes allows
+// about four million.
+const (
+	maxResponseBytes = 16 << 20
+	maxDrawBytes     = 256 << 20
+)
 
 // Client calls one QueuePass server. It is safe for concurrent use.
 type Client struct {
@@ -128,6 +133,7 @@ type call struct {
 	body        any // nil: no body
 	contentType string
 	header      http.Header
+	maxBytes    int64 // 0: maxResponseBytes
 }
 
 // CreateEvent creates an event and returns it as stored. The event opens at
@@ -287,7 +293,9 @@ func (c *Client) Draw(ctx context.Context, eventID string) (Draw, error) {
 	if err := checkIDs(eventID); err != nil {
 		return d, err
 	}
-	_, err := c.do(ctx, c.newCall(http.MethodGet, eventPath(eventID)+"/draw", false, nil, nil), &d)
+	cl := c.newCall(http.MethodGet, eventPath(eventID)+"/draw", false, nil, nil)
+	cl.maxBytes = maxDrawBytes
+	_, err := c.do(ctx, cl, &d)
 	return d, err
 }
 
@@ -511,7 +519,11 @@ func (c *Client) do(ctx context.Context, cl *call, out any) (int, error) {
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return resp.StatusCode, nil
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(out); err != nil {
+	limit := cl.maxBytes
+	if limit == 0 {
+		limit = maxResponseBytes
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
 		return resp.StatusCode, fmt.Errorf("client: decode %s %s response (%d): %w", cl.method, cl.path, resp.StatusCode, err)
 	}
 	return resp.StatusCode, nil

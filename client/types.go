@@ -292,8 +292,9 @@ type Draw struct {
 
 // Verify checks the draw as anyone can: that Seed is the one Commitment
 // committed to, and that Order is exactly what the seed gives for its
-// entrants (queuepass.VerifyDraw). It returns the order as hashes for
-// Place.
+// entrants (queuepass.VerifyDraw), each listed once. It fails with
+// queuepass.ErrDrawCommitment or queuepass.ErrDrawOrder (wrapped), or
+// when a field is not the hex it should be.
 func (d Draw) Verify() error {
 	commitment, seed, order, err := d.decode()
 	if err != nil {

@@ -230,3 +230,29 @@ func TestStreamEndsWhenDraining(t *testing.T) {
 	close(draining)
 	s.wantEnd()
 }
+
+// TestStreamSoldOut: a completion that sells out the inventory closes the
+// event, and open streams of waiting tickets get it at once, as their
+// final update: closed, sold out.
+func TestStreamSoldOut(t *testing.T) {
+	nodes := newNodes(t, 2, func(*httpapi.Config) {})
+	a, b := nodes[0], nodes[1]
+	ev := a.createEvent(map[string]any{"name": "Seats", "inventory": 2})
+	buyer := a.join(ev, "buyer")["id"].(string)
+	waiter := a.join(ev, "waiter")["id"].(string)
+	s := openStream(t, b.client, b.url+streamPath(ev, waiter))
+	if u := s.update(); u["status"] != "waiting" || u["likely_sold_out"] != false {
+		t.Fatalf("first update = %v, likely_sold_out %v; want waiting, false", u["status"], u["likely_sold_out"])
+	}
+	a.clock.Advance(time.Second)
+	a.admit(ev, 1)
+	if u := s.update(); num(u["position"]) != 1 {
+		t.Fatalf("update after the buyer's admission = position %v, want 1", u["position"])
+	}
+	a.clock.Advance(time.Second)
+	a.must(req{method: "POST", path: "/v1/events/" + ev + "/tickets/" + buyer + "/complete", body: map[string]any{"quantity": 2}, admin: true}, http.StatusOK)
+	if u := s.update(); u["status"] != "closed" || u["status_reason"] != "sold_out" {
+		t.Fatalf("update after selling out = %v (%v), want closed, sold_out", u["status"], u["status_reason"])
+	}
+	s.wantEnd()
+}
