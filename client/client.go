@@ -268,7 +268,10 @@ func (c *Client) Challenge(ctx context.Context, eventID string) (Challenge, erro
 
 // JoinSolving joins, first getting and solving a challenge when the event
 // asks for proof of work (ev.ChallengeDifficulty > 0): two requests, plus
-// the work, instead of one. code is the access code, or "".
+// the work, instead of one. code is the access code, or "". A join refused
+// for a reason that may pass (429 rate_limited, 5xx) leaves the challenge
+// unspent, but JoinSolving drops it; callers that want to resend the same
+// work call Challenge, Challenge.Solve and JoinWith themselves.
 func (c *Client) JoinSolving(ctx context.Context, ev Event, userID, code string, opts ...CallOption) (t Ticket, created bool, err error) {
 	p := JoinParams{UserID: userID, AccessCode: code}
 	if ev.ChallengeDifficulty > 0 {
