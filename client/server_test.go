@@ -2,31 +2,18 @@ package client_test
 
 import (
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/client"
-	"github.com/queuepass/queuepass/internal/boltstore"
-	"github.com/queuepass/queuepass/internal/httpapi"
-	"github.com/queuepass/queuepass/internal/pass"
-	"github.com/queuepass/queuepass/internal/waitroom"
+	"github.com/queuepass/queuepass/internal/servertest"
 )
 
-// newServer is a real QueuePass server over a store in a temporary
-// directory.
+// newServer is an admin client of a real QueuePass server.
 func newServer(t *testing.T) *client.Client {
 	t.Helper()
-	store, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	room := waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate()})
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Room: room, AdminKey: "test-admin-key"}))
-	t.Cleanup(srv.Close)
-	return client.New(srv.URL, client.WithAdminKey("test-admin-key"))
+	return client.New(servertest.Start(t, nil), client.WithAdminKey(servertest.AdminKey))
 }
 
 // TestFairnessAgainstAServer walks the client through proof of work, the

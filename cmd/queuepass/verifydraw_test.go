@@ -21,27 +21,15 @@ import (
 
 	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/client"
-	"github.com/queuepass/queuepass/internal/boltstore"
-	"github.com/queuepass/queuepass/internal/httpapi"
-	"github.com/queuepass/queuepass/internal/pass"
-	"github.com/queuepass/queuepass/internal/waitroom"
+	"github.com/queuepass/queuepass/internal/servertest"
 )
 
-const drawAdminKey = "verify-draw-test-admin-key"
-
-// newDrawServer starts a real server over a real store in t.TempDir() and
-// returns its URL and an admin client for it.
+// newDrawServer starts a real server and returns its URL and an admin
+// client for it.
 func newDrawServer(t *testing.T) (string, *client.Client) {
 	t.Helper()
-	store, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	room := waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate()})
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Room: room, AdminKey: drawAdminKey}))
-	t.Cleanup(srv.Close)
-	return srv.URL, client.New(srv.URL, client.WithAdminKey(drawAdminKey))
+	url := servertest.Start(t, nil)
+	return url, client.New(url, client.WithAdminKey(servertest.AdminKey))
 }
 
 // drawnEvent is an event whose pre-queue was drawn at opening.

@@ -7,37 +7,24 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/queuepass/queuepass/client"
-	"github.com/queuepass/queuepass/internal/boltstore"
-	"github.com/queuepass/queuepass/internal/httpapi"
-	"github.com/queuepass/queuepass/internal/pass"
-	"github.com/queuepass/queuepass/internal/waitroom"
+	"github.com/queuepass/queuepass/internal/servertest"
 )
 
 const (
-	adminKey    = "test-admin-key"
+	adminKey    = servertest.AdminKey
 	waitingRoom = "https://queue.example/wait"
 )
 
-// startQueuePass serves a real QueuePass server over a real store and
-// returns its URL.
+// startQueuePass serves a real QueuePass server and returns its URL.
 func startQueuePass(t *testing.T) string {
 	t.Helper()
-	store, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	room := waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate()})
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Room: room, AdminKey: adminKey}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return servertest.Start(t, nil)
 }
 
 // admittedPass creates the event, lets fan join its line, admits fan

@@ -11,32 +11,22 @@ import (
 	"time"
 
 	"github.com/queuepass/queuepass/client"
-	"github.com/queuepass/queuepass/internal/boltstore"
 	"github.com/queuepass/queuepass/internal/httpapi"
-	"github.com/queuepass/queuepass/internal/pass"
+	"github.com/queuepass/queuepass/internal/servertest"
 	"github.com/queuepass/queuepass/internal/waitroom"
 )
 
-const testAdminKey = "drop-test-admin-key"
+const testAdminKey = servertest.AdminKey
 
-// newServer starts a real server over a real store in t.TempDir(), with
-// the given rate limits, trusting loopback as a proxy (so that the
-// rehearsal's simulated addresses count), and returns its URL.
+// newServer starts a real server with the given rate limits, trusting
+// loopback as a proxy (so that the rehearsal's simulated addresses count),
+// and returns its URL.
 func newServer(t *testing.T, limits waitroom.Limits) string {
 	t.Helper()
-	store, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	room := waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate(), Limits: limits})
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{
-		Room:           room,
-		AdminKey:       testAdminKey,
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return servertest.Start(t, func(room *waitroom.Config, srv *httpapi.Config) {
+		room.Limits = limits
+		srv.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
 }
 
 // rehearse runs cfg against url, keeping the event, and returns the report
