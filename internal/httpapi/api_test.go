@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/internal/boltstore"
 	"github.com/queuepass/queuepass/internal/clocktest"
 	"github.com/queuepass/queuepass/internal/httpapi"
@@ -88,6 +89,18 @@ func (r response) code() string {
 	var p struct{ Code string }
 	json.Unmarshal(r.body, &p)
 	return p.Code
+}
+
+// fields names the fields a validation problem reports, in order and
+// comma-separated: "nonce" for one entry, "codes,uses" for two.
+func (r response) fields() string {
+	var p struct{ Errors []queuepass.FieldError }
+	json.Unmarshal(r.body, &p)
+	names := make([]string, len(p.Errors))
+	for i, e := range p.Errors {
+		names[i] = e.Field
+	}
+	return strings.Join(names, ",")
 }
 
 type req struct {

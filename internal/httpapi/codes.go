@@ -32,9 +32,10 @@ func handleAddCodes(log *slog.Logger, room *waitroom.Room) http.Handler {
 		}
 		codes := o.codes("codes")
 		generate, generating := o.int("generate", 1, waitroom.MaxCodesAdded)
-		_, listed, _ := o.field("codes")
-		_, genPresent, _ := o.field("generate")
-		if listed == genPresent {
+		switch listed, generated := o.present("codes"), o.present("generate"); {
+		case !listed && !generated:
+			o.verr.Add("codes", "is required: send codes (a list of codes) or generate (how many to make)")
+		case listed && generated:
 			o.verr.Add("codes", "send either codes (a list of codes) or generate (how many to make), not both")
 		}
 		if err := o.err(); err != nil {

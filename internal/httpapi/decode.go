@@ -101,6 +101,12 @@ func (o *object) field(name string) (raw json.RawMessage, present, null bool) {
 	return raw, present, present && string(raw) == "null"
 }
 
+// present reports whether name was sent with a value other than null.
+func (o *object) present(name string) bool {
+	_, present, null := o.field(name)
+	return present && !null
+}
+
 // required reports name as missing when it is absent or null.
 func (o *object) required(name string) bool {
 	_, present, null := o.field(name)

@@ -120,16 +120,22 @@ func TestProofOfWorkOverHTTP(t *testing.T) {
 		body   map[string]any
 		status int
 		code   string
+		fields string // the fields a 422 names, one entry each
 	}{
-		{"a wrong nonce", map[string]any{"user_id": "bob", "challenge": ch2, "nonce": "no"}, 403, "challenge_failed"},
-		{"a made-up challenge", map[string]any{"user_id": "bob", "challenge": "made-up", "nonce": "1"}, 403, "challenge_failed"},
-		{"a challenge without a nonce", map[string]any{"user_id": "bob", "challenge": ch2}, 422, "invalid_request"},
-		{"a nonce with a space", map[string]any{"user_id": "bob", "challenge": ch2, "nonce": "1 2"}, 422, "invalid_request"},
-		{"a nonce too long", map[string]any{"user_id": "bob", "challenge": ch2, "nonce": strings.Repeat("1", 65)}, 422, "invalid_request"},
-		{"a challenge that is a number", map[string]any{"user_id": "bob", "challenge": 5, "nonce": "1"}, 422, "invalid_request"},
+		{"a wrong nonce", map[string]any{"user_id": "bob", "challenge": ch2, "nonce": "no"}, 403, "challenge_failed", ""},
+		{"a made-up challenge", map[string]any{"user_id": "bob", "challenge": "made-up", "nonce": "1"}, 403, "challenge_failed", ""},
+		{"a challenge without a nonce", map[string]any{"user_id": "bob", "challenge": ch2}, 422, "invalid_request", "nonce"},
+		{"a nonce without a challenge", map[string]any{"user_id": "bob", "nonce": "1"}, 422, "invalid_request", "challenge"},
+		{"a challenge and a null nonce", map[string]any{"user_id": "bob", "challenge": ch2, "nonce": nil}, 422, "invalid_request", "nonce"},
+		{"an empty nonce", map[string]any{"user_id": "bob", "challenge": ch2, "nonce": ""}, 422, "invalid_request", "nonce"},
+		{"an empty challenge", map[string]any{"user_id": "bob", "challenge": "", "nonce": "1"}, 422, "invalid_request", "challenge"},
+		{"a nonce with a space", map[string]any{"user_id": "bob", "challenge": ch2, "nonce": "1 2"}, 422, "invalid_request", "nonce"},
+		{"a nonce too long", map[string]any{"user_id": "bob", "challenge": ch2, "nonce": strings.Repeat("1", 65)}, 422, "invalid_request", "nonce"},
+		{"a challenge that is a number", map[string]any{"user_id": "bob", "challenge": 5, "nonce": "1"}, 422, "invalid_request", "challenge"},
+		{"both bad", map[string]any{"user_id": "bob", "challenge": 5, "nonce": 5}, 422, "invalid_request", "challenge,nonce"},
 	} {
-		if r := join(tt.body); r.status != tt.status || r.code() != tt.code {
-			t.Errorf("join with %s = %d %s, want %d %s", tt.name, r.status, r.body, tt.status, tt.code)
+		if r := join(tt.body); r.status != tt.status || r.code() != tt.code || r.fields() != tt.fields {
+			t.Errorf("join with %s = %d %s, want %d %s naming %q", tt.name, r.status, r.body, tt.status, tt.code, tt.fields)
 		}
 	}
 	// The failures spent nothing: ch2 still makes bob's ticket.
@@ -176,18 +182,20 @@ func TestAccessCodesOverHTTP(t *testing.T) {
 		body   any
 		status int
 		code   string
+		fields string
 	}{
-		{"an existing code", map[string]any{"codes": []string{"NEW-1", "fan-0001"}}, 422, "invalid_request"},
-		{"both codes and generate", map[string]any{"codes": []string{"AAAA"}, "generate": 1}, 422, "invalid_request"},
-		{"neither", map[string]any{"uses": 1}, 422, "invalid_request"},
-		{"a short code", map[string]any{"codes": []string{"GOOD", "abc"}}, 422, "invalid_request"},
-		{"a code twice", map[string]any{"codes": []string{"TWIN", "twin"}}, 422, "invalid_request"},
-		{"no codes", map[string]any{"codes": []string{}}, 422, "invalid_request"},
-		{"zero uses", map[string]any{"generate": 1, "uses": 0}, 422, "invalid_request"},
-		{"too many", map[string]any{"generate": 1001}, 422, "invalid_request"},
+		{"an existing code", map[string]any{"codes": []string{"NEW-1", "fan-0001"}}, 422, "invalid_request", "codes"},
+		{"both codes and generate", map[string]any{"codes": []string{"AAAA"}, "generate": 1}, 422, "invalid_request", "codes"},
+		{"neither", map[string]any{"uses": 1}, 422, "invalid_request", "codes"},
+		{"nothing", map[string]any{}, 422, "invalid_request", "codes"},
+		{"a short code", map[string]any{"codes": []string{"GOOD", "abc"}}, 422, "invalid_request", "codes[1]"},
+		{"a code twice", map[string]any{"codes": []string{"TWIN", "twin"}}, 422, "invalid_request", "codes[1]"},
+		{"no codes", map[string]any{"codes": []string{}}, 422, "invalid_request", "codes"},
+		{"zero uses", map[string]any{"generate": 1, "uses": 0}, 422, "invalid_request", "uses"},
+		{"too many", map[string]any{"generate": 1001}, 422, "invalid_request", "generate"},
 	} {
-		if r := add(tt.body); r.status != tt.status || r.code() != tt.code {
-			t.Errorf("add codes with %s = %d %s, want %d %s", tt.name, r.status, r.body, tt.status, tt.code)
+		if r := add(tt.body); r.status != tt.status || r.code() != tt.code || r.fields() != tt.fields {
+			t.Errorf("add codes with %s = %d %s, want %d %s naming %q", tt.name, r.status, r.body, tt.status, tt.code, tt.fields)
 		}
 	}
 	if r := a.do(req{method: "POST", path: "/v1/events/vip/codes", body: map[string]any{"generate": 1}}); r.status != 401 {

@@ -36,8 +36,13 @@ func handleJoin(log *slog.Logger, room *waitroom.Room) http.Handler {
 			}
 			offer.Nonce = s
 		}
-		if (offer.Challenge == "") != (offer.Nonce == "") {
-			o.verr.Add("nonce", "challenge and nonce go together: send both or neither")
+		// A pair with one half missing is reported once, on the missing half;
+		// a half that is present but bad has already been reported above.
+		switch challenge, nonce := o.present("challenge"), o.present("nonce"); {
+		case challenge && !nonce:
+			o.verr.Add("nonce", "is required with challenge: send both or neither")
+		case nonce && !challenge:
+			o.verr.Add("challenge", "is required with nonce: send both or neither")
 		}
 		if s, ok := o.string("access_code"); ok {
 			if _, valid := waitroom.NormalizeCode(s); !valid {
