@@ -29,6 +29,19 @@ type object struct {
 	verr queuepass.ValidationError
 }
 
+// readBody reads a request body of up to maxBodyBytes: 413 above that.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *problem) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, newProblem(http.StatusRequestEntityTooLarge, "payload_too_large",
+				fmt.Sprintf("The request body is larger than %d bytes.", maxBodyBytes))
+		}
+		return nil, newProblem(http.StatusBadRequest, "malformed_json", "The request body could not be read.")
+	}
+	return body, nil
+}
+
 // readObject reads a request body that must be a JSON object sent with one
 // of mediaTypes (application/json when none are given). It answers the
 // problems of transport and syntax: 415, 413, 400, and 422 for a body that
@@ -42,13 +55,9 @@ func readObject(w http.ResponseWriter, r *http.Request, mediaTypes ...string) (*
 		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			fmt.Sprintf("The request body must be sent as Content-Type: %s.", strings.Join(mediaTypes, " or ")))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, newProblem(http.StatusRequestEntityTooLarge, "payload_too_large",
-				fmt.Sprintf("The request body is larger than %d bytes.", maxBodyBytes))
-		}
-		return nil, newProblem(http.StatusBadRequest, "malformed_json", "The request body could not be read.")
+	body, prob := readBody(w, r)
+	if prob != nil {
+		return nil, prob
 	}
 	if !utf8.Valid(body) {
 		return nil, newProblem(http.StatusBadRequest, "malformed_json", "The request body is not valid UTF-8.")

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -189,6 +190,7 @@ func TestAccessCodesOverHTTP(t *testing.T) {
 		{"neither", map[string]any{"uses": 1}, 422, "invalid_request", "codes"},
 		{"nothing", map[string]any{}, 422, "invalid_request", "codes"},
 		{"a short code", map[string]any{"codes": []string{"GOOD", "abc"}}, 422, "invalid_request", "codes[1]"},
+		{"a long code", map[string]any{"codes": []string{strings.Repeat("L", 33)}}, 422, "invalid_request", "codes[0]"},
 		{"a code twice", map[string]any{"codes": []string{"TWIN", "twin"}}, 422, "invalid_request", "codes[1]"},
 		{"no codes", map[string]any{"codes": []string{}}, 422, "invalid_request", "codes"},
 		{"zero uses", map[string]any{"generate": 1, "uses": 0}, 422, "invalid_request", "uses"},
@@ -197,6 +199,16 @@ func TestAccessCodesOverHTTP(t *testing.T) {
 		if r := add(tt.body); r.status != tt.status || r.code() != tt.code || r.fields() != tt.fields {
 			t.Errorf("add codes with %s = %d %s, want %d %s naming %q", tt.name, r.status, r.body, tt.status, tt.code, tt.fields)
 		}
+	}
+	// The largest call the API allows fits in its body limit, even indented.
+	most := make([]string, waitroom.MaxCodesAdded)
+	for i := range most {
+		most[i] = fmt.Sprintf("%0*d", waitroom.MaxCodeLength, i)
+	}
+	indented, _ := json.MarshalIndent(map[string]any{"codes": most, "uses": waitroom.MaxCodeUses}, "", "    ")
+	a.createEvent(map[string]any{"id": "bulk", "name": "Bulk", "access": "code"})
+	if r := a.do(req{method: "POST", path: "/v1/events/bulk/codes", body: string(indented), admin: true}); r.status != 201 {
+		t.Errorf("add %d codes of %d characters (%d bytes) = %d %.300s, want 201", len(most), waitroom.MaxCodeLength, len(indented), r.status, r.body)
 	}
 	if r := a.do(req{method: "POST", path: "/v1/events/vip/codes", body: map[string]any{"generate": 1}}); r.status != 401 {
 		t.Errorf("add codes without the admin key = %d, want 401", r.status)

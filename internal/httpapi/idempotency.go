@@ -36,9 +36,9 @@ func idempotent(room *waitroom.Room, log *slog.Logger, h http.Handler) http.Hand
 			writeProblem(w, p)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		if err != nil {
-			writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, "payload_too_large", "The request body is larger than 65536 bytes."))
+		body, prob := readBody(w, r)
+		if prob != nil {
+			writeProblem(w, prob)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

@@ -12,7 +12,7 @@ import (
 // Limits of access codes.
 const (
 	MinCodeLength = 4
-	MaxCodeLength = 64
+	MaxCodeLength = 32 // MaxCodesAdded of them fit in a 64 KiB body
 	MaxCodeUses   = 1_000_000
 	MaxCodesAdded = 1000 // per call
 )
