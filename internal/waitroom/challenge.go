@@ -31,8 +31,10 @@ type Challenge struct {
 //	version (1 byte, 1) ‖ expiry (8 bytes, Unix seconds, big-endian) ‖
 //	difficulty (1 byte) ‖ id (16 random bytes) ‖ MAC (first 16 bytes)
 //
-// with the MAC over challengeMACPrefix ‖ event ID ‖ 0 ‖ the bytes before it,
-// so a challenge of one event is useless for another. The id is what the
+// with the MAC over challengeMACPrefix ‖ event ID ‖ 0 ‖ event CreatedAt
+// (8 bytes, Unix nanoseconds) ‖ the bytes before it, so a challenge of one
+// event is useless for another, or for an event deleted and created again
+// under the same ID (whose spent challenges went with it). The id is what the
 // store spends (queuepass.JoinProof.Challenge): single use is the store's
 // job, an atomic step of the join that uses it.
 const (
@@ -62,7 +64,7 @@ func (r *Room) NewChallenge(ctx context.Context, eventID string) (Challenge, err
 	binary.BigEndian.PutUint64(b[1:9], uint64(exp.Unix()))
 	b[9] = byte(ev.ChallengeDifficulty)
 	rand.Read(b[10:challengeBodySize])
-	b = append(b, r.keys.MAC(challengeMessage(eventID, b))[:challengeMACSize]...)
+	b = append(b, r.keys.MAC(challengeMessage(ev, b))[:challengeMACSize]...)
 	return Challenge{
 		Token:      base64.RawURLEncoding.EncodeToString(b),
 		Difficulty: ev.ChallengeDifficulty,
@@ -70,11 +72,12 @@ func (r *Room) NewChallenge(ctx context.Context, eventID string) (Challenge, err
 	}, nil
 }
 
-func challengeMessage(eventID string, body []byte) []byte {
-	msg := make([]byte, 0, len(challengeMACPrefix)+len(eventID)+1+len(body))
+func challengeMessage(ev queuepass.Event, body []byte) []byte {
+	msg := make([]byte, 0, len(challengeMACPrefix)+len(ev.ID)+1+8+len(body))
 	msg = append(msg, challengeMACPrefix...)
-	msg = append(msg, eventID...)
+	msg = append(msg, ev.ID...)
 	msg = append(msg, 0)
+	msg = binary.BigEndian.AppendUint64(msg, uint64(ev.CreatedAt.UnixNano()))
 	return append(msg, body...)
 }
 
@@ -90,7 +93,7 @@ func (r *Room) checkChallenge(ev queuepass.Event, token, nonce string, now time.
 		return fail("not a challenge this service issued")
 	}
 	body := b[:challengeBodySize]
-	if !r.keys.CheckMAC(challengeMessage(ev.ID, body), b[challengeBodySize:]) {
+	if !r.keys.CheckMAC(challengeMessage(ev, body), b[challengeBodySize:]) {
 		return fail("not a challenge issued for this event")
 	}
 	exp := time.Unix(int64(binary.BigEndian.Uint64(b[1:9])), 0).UTC()

@@ -128,6 +128,34 @@ func TestChallenges(t *testing.T) {
 	}
 }
 
+// TestChallengeOfADeletedEvent checks that a challenge spent in an event
+// does not come back to life when the event is deleted and created again
+// under the same ID (the spent record goes with the event).
+func TestChallengeOfADeletedEvent(t *testing.T) {
+	r, clock := newRoom(t)
+	ctx := t.Context()
+	spec := waitroom.EventSpec{ID: "again", Name: "again", ChallengeDifficulty: 6}
+	mustCreate(t, r, spec)
+	spent := solved(t, r, spec.ID)
+	unspent := solved(t, r, spec.ID)
+	if _, _, err := r.Join(ctx, spec.ID, "alice", spent); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DeleteEvent(ctx, spec.ID); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	mustCreate(t, r, spec)
+	for name, offer := range map[string]waitroom.JoinOffer{"spent": spent, "unspent": unspent} {
+		if _, _, err := r.Join(ctx, spec.ID, "bob", offer); !errors.Is(err, queuepass.ErrChallengeFailed) {
+			t.Errorf("Join of the new event with a %s challenge of the deleted one = %v, want ErrChallengeFailed", name, err)
+		}
+	}
+	if _, created, err := r.Join(ctx, spec.ID, "bob", solved(t, r, spec.ID)); err != nil || !created {
+		t.Errorf("Join of the new event with its own challenge = created %v, %v", created, err)
+	}
+}
+
 // TestChallengesAcrossRooms checks that rooms sharing a store and a key
 // set (nodes) take each other's challenges and spend them once.
 func TestChallengesAcrossRooms(t *testing.T) {
