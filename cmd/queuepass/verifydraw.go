@@ -108,14 +108,20 @@ type drawCheck struct {
 	detail  string
 }
 
-// checkDraw checks draw d of event ev: the seed against the draw's
-// commitment, the draw's commitment against the event's, the seed against
+// checkDraw checks draw d of event ev: that it is ev's, the seed against
+// the draw's commitment, the draw's commitment against the event's, the seed against
 // the commitment the user noted (want, if not nil), the order against the
 // seed (client.Draw.Verify), and the place of ticketID (if not "").
 func checkDraw(ev client.Event, d client.Draw, want []byte, ticketID string) []drawCheck {
 	var checks []drawCheck
 	add := func(ok bool, promise, detail string) {
 		checks = append(checks, drawCheck{ok, promise, detail})
+	}
+
+	if d.EventID == ev.ID {
+		add(true, "the draw is of this event", ev.ID)
+	} else {
+		add(false, "the draw is of this event", fmt.Sprintf("it says it is of event %q", d.EventID))
 	}
 
 	seed, seedErr := hex.DecodeString(d.Seed)

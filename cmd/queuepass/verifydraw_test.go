@@ -110,6 +110,7 @@ func TestVerifyDraw(t *testing.T) {
 	}
 	t.Logf("\n%s", out)
 	for _, promise := range []string{
+		"the draw is of this event",
 		"the seed matches the published commitment",
 		"the event publishes that commitment",
 		"the seed matches the commitment you noted",
@@ -170,6 +171,12 @@ func TestVerifyDrawCatchesTampering(t *testing.T) {
 			tamper: func(d *client.Draw) { d.Seed = flipHex(d.Seed) },
 			fail:   []string{"the seed matches the published commitment", "the seed matches the commitment you noted"},
 			pass:   []string{"the event publishes that commitment", "your ticket is in the draw"},
+		},
+		{
+			name:   "another event's draw",
+			tamper: func(d *client.Draw) { d.EventID = "other" },
+			fail:   []string{"the draw is of this event"},
+			pass:   []string{"the seed matches the published commitment", "the order is the one the seed gives", "your ticket is in the draw"},
 		},
 		{
 			name:   "two places swapped",
