@@ -30,8 +30,10 @@ var (
 	// Access is AccessByCode without an access code that has a use left.
 	ErrAccessDenied = errors.New("access denied")
 
-	// ErrCodeExists means an access code being added exists already.
-	ErrCodeExists = errors.New("access code already exists")
+	// ErrCodeExists means an access code being added exists already;
+	// ErrCodeNotFound that an access code being changed does not exist.
+	ErrCodeExists   = errors.New("access code already exists")
+	ErrCodeNotFound = errors.New("access code not found")
 
 	// ErrDrawPending means an event's draw is asked for before it is made:
 	// the event is still scheduled. ErrNoDraw that it will never be made:

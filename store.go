@@ -170,6 +170,14 @@ type Store interface {
 	// unknown event fails with ErrEventNotFound.
 	AddCodes(ctx context.Context, eventID string, codes []AccessCode) error
 
+	// SetCodeUses sets how many joins an access code of the event grants
+	// in all, and returns it as stored: its Uses become uses, or its Used
+	// if that is more (a code never has fewer uses than it has made
+	// tickets, however joins race with the change), and the event's
+	// Codes.Uses change by as much. Uses 0 ends a code. An unknown event
+	// fails with ErrEventNotFound, an unknown code with ErrCodeNotFound.
+	SetCodeUses(ctx context.Context, eventID, code string, uses int) (AccessCode, error)
+
 	// Codes returns at most limit of the event's access codes, in
 	// increasing byte order of Code, starting after the code after (""
 	// starts from the first; after need not exist). An unknown event fails

@@ -409,7 +409,7 @@ func isDomain(err error) bool {
 		queuepass.ErrEventNotOpen, queuepass.ErrInvalidTransition, queuepass.ErrTicketNotFound,
 		queuepass.ErrTicketNotWaiting, queuepass.ErrTicketNotAdmitted, queuepass.ErrConflict,
 		queuepass.ErrChallengeRequired, queuepass.ErrChallengeFailed, queuepass.ErrAccessDenied,
-		queuepass.ErrCodeExists,
+		queuepass.ErrCodeExists, queuepass.ErrCodeNotFound,
 	} {
 		if errors.Is(err, target) {
 			return true

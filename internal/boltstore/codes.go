@@ -66,6 +66,46 @@ func (s *Store) AddCodes(ctx context.Context, eventID string, codes []queuepass.
 	})
 }
 
+// SetCodeUses sets the uses of an access code of the event to uses, or to
+// its Used if that is more, and returns it. It fails with ErrEventNotFound
+// or ErrCodeNotFound.
+func (s *Store) SetCodeUses(ctx context.Context, eventID, code string, uses int) (queuepass.AccessCode, error) {
+	var out queuepass.AccessCode
+	err := s.submit(ctx, func(b *batch) error {
+		m, err := b.event(eventID)
+		if err != nil {
+			return err
+		}
+		var v []byte
+		cb := b.bucket(eventID).Bucket(bucketCodes)
+		if cb != nil {
+			v = cb.Get([]byte(code))
+		}
+		if v == nil {
+			return fmt.Errorf("%w: %q", queuepass.ErrCodeNotFound, code)
+		}
+		c, err := unmarshalCode(code, v)
+		if err != nil {
+			return fmt.Errorf("boltstore: event %q: %w", eventID, err)
+		}
+		was := c.Uses
+		c.Uses = max(uses, c.Used)
+		if c.Uses != was {
+			if err := cb.Put([]byte(code), marshalCode(c)); err != nil {
+				return err
+			}
+			m.Codes.Uses += c.Uses - was
+			b.touch(eventID)
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return queuepass.AccessCode{}, err
+	}
+	return out, nil
+}
+
 // Codes returns at most limit of the event's access codes in increasing
 // byte order, starting after the code after ("" starts from the first;
 // after need not exist), or fails with ErrEventNotFound.

@@ -33,6 +33,40 @@ func (s *Store) AddCodes(ctx context.Context, eventID string, codes []queuepass.
 	return codeErr(code, eventID)
 }
 
+// SetCodeUses sets the uses of an access code of the event, in one script
+// call.
+func (s *Store) SetCodeUses(ctx context.Context, eventID, code string, uses int) (queuepass.AccessCode, error) {
+	if eventID == "" {
+		return queuepass.AccessCode{}, fmt.Errorf("redisstore: %w: %q", queuepass.ErrEventNotFound, eventID)
+	}
+	rc, reply, err := s.eval(ctx, "set code uses", s.scripts.setCodeUses, s.eventKeys(eventID), code, strconv.Itoa(max(uses, 0)))
+	if err != nil {
+		return queuepass.AccessCode{}, err
+	}
+	if rc == codeCodeNotFound {
+		return queuepass.AccessCode{}, fmt.Errorf("redisstore: %w: %q in event %q", queuepass.ErrCodeNotFound, code, eventID)
+	}
+	if err := codeErr(rc, eventID); err != nil {
+		return queuepass.AccessCode{}, err
+	}
+	if len(reply) != 1 {
+		return queuepass.AccessCode{}, fmt.Errorf("%w: set code uses reply of %d elements", errCorrupt, len(reply))
+	}
+	counts, _ := reply[0].ToString()
+	return parseCode(eventID, code, counts)
+}
+
+// parseCode reads an access code's "uses:used" as the scripts keep it.
+func parseCode(eventID, code, counts string) (queuepass.AccessCode, error) {
+	usesStr, usedStr, ok := strings.Cut(counts, ":")
+	uses, err1 := strconv.Atoi(usesStr)
+	used, err2 := strconv.Atoi(usedStr)
+	if !ok || err1 != nil || err2 != nil {
+		return queuepass.AccessCode{}, fmt.Errorf("%w: access code %q of event %q: %q", errCorrupt, code, eventID, counts)
+	}
+	return queuepass.AccessCode{Code: code, Uses: uses, Used: used}, nil
+}
+
 // Codes returns at most limit of the event's access codes in byte order
 // after after, in one script call.
 func (s *Store) Codes(ctx context.Context, eventID, after string, limit int) ([]queuepass.AccessCode, error) {
@@ -51,15 +85,13 @@ func (s *Store) Codes(ctx context.Context, eventID, after string, limit int) ([]
 	}
 	var out []queuepass.AccessCode
 	for i := 0; i < len(reply); i += 2 {
-		name, err1 := reply[i].ToString()
-		counts, err2 := reply[i+1].ToString()
-		usesStr, usedStr, ok := strings.Cut(counts, ":")
-		uses, err3 := strconv.Atoi(usesStr)
-		used, err4 := strconv.Atoi(usedStr)
-		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || !ok {
-			return nil, fmt.Errorf("%w: access code %q of event %q: %q", errCorrupt, name, eventID, counts)
+		name, _ := reply[i].ToString()
+		counts, _ := reply[i+1].ToString()
+		c, err := parseCode(eventID, name, counts)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, queuepass.AccessCode{Code: name, Uses: uses, Used: used})
+		out = append(out, c)
 	}
 	return out, nil
 }

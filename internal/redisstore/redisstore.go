@@ -277,6 +277,7 @@ const (
 	codeChallengeFailed
 	codeAccessDenied
 	codeCodeExists
+	codeCodeNotFound
 )
 
 // codeErr returns the error for a script result code, nil for codeOK.
@@ -307,6 +308,8 @@ func codeErr(code int64, eventID string) error {
 		err = queuepass.ErrChallengeFailed
 	case codeAccessDenied:
 		err = queuepass.ErrAccessDenied
+	case codeCodeNotFound:
+		err = queuepass.ErrCodeNotFound
 	default:
 		return fmt.Errorf("redisstore: unexpected script result %d", code)
 	}

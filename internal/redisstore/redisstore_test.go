@@ -176,6 +176,9 @@ func (a *alternating) ExpirePasses(ctx context.Context, eventID string, at time.
 func (a *alternating) AddCodes(ctx context.Context, eventID string, codes []queuepass.AccessCode) error {
 	return a.next().AddCodes(ctx, eventID, codes)
 }
+func (a *alternating) SetCodeUses(ctx context.Context, eventID, code string, uses int) (queuepass.AccessCode, error) {
+	return a.next().SetCodeUses(ctx, eventID, code, uses)
+}
 func (a *alternating) Codes(ctx context.Context, eventID, after string, limit int) ([]queuepass.AccessCode, error) {
 	return a.next().Codes(ctx, eventID, after, limit)
 }

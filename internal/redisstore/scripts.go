@@ -26,7 +26,7 @@ type scripts struct {
 	create, read, update, del, draw      *rueidis.Lua
 	join, ticket, leave, admit, complete *rueidis.Lua
 	revoke, expire, touch                *rueidis.Lua
-	addCodes, codes                      *rueidis.Lua
+	addCodes, setCodeUses, codes         *rueidis.Lua
 	unindex                              *rueidis.Lua
 	claim, finish, release, purge        *rueidis.Lua
 	take                                 *rueidis.Lua
@@ -45,27 +45,28 @@ func newScripts(publish string) scripts {
 	)
 	ev := func(body string) *rueidis.Lua { return rueidis.NewLuaScript(p.Replace(prelude + body)) }
 	return scripts{
-		create:   ev(createLua),
-		read:     ev(readLua),
-		update:   ev(updateLua),
-		del:      ev(deleteLua),
-		draw:     ev(drawLua),
-		join:     ev(joinLua),
-		ticket:   ev(ticketLua),
-		leave:    ev(leaveLua),
-		admit:    ev(admitLua),
-		complete: ev(completeLua),
-		revoke:   ev(revokeLua),
-		expire:   ev(expireLua),
-		touch:    ev(touchLua),
-		addCodes: ev(addCodesLua),
-		codes:    ev(codesLua),
-		unindex:  rueidis.NewLuaScript(unindexLua),
-		claim:    rueidis.NewLuaScript(claimLua),
-		finish:   rueidis.NewLuaScript(finishLua),
-		release:  rueidis.NewLuaScript(releaseLua),
-		purge:    rueidis.NewLuaScript(purgeLua),
-		take:     rueidis.NewLuaScript(takeLua),
+		create:      ev(createLua),
+		read:        ev(readLua),
+		update:      ev(updateLua),
+		del:         ev(deleteLua),
+		draw:        ev(drawLua),
+		join:        ev(joinLua),
+		ticket:      ev(ticketLua),
+		leave:       ev(leaveLua),
+		admit:       ev(admitLua),
+		complete:    ev(completeLua),
+		revoke:      ev(revokeLua),
+		expire:      ev(expireLua),
+		touch:       ev(touchLua),
+		addCodes:    ev(addCodesLua),
+		setCodeUses: ev(setCodeUsesLua),
+		codes:       ev(codesLua),
+		unindex:     rueidis.NewLuaScript(unindexLua),
+		claim:       rueidis.NewLuaScript(claimLua),
+		finish:      rueidis.NewLuaScript(finishLua),
+		release:     rueidis.NewLuaScript(releaseLua),
+		purge:       rueidis.NewLuaScript(purgeLua),
+		take:        rueidis.NewLuaScript(takeLua),
 	}
 }
 
@@ -586,6 +587,24 @@ redis.call('HINCRBY', M, 'codes', #ARGV / 2)
 redis.call('HINCRBY', M, 'uses', num(uses))
 changed()
 return {0}
+`
+
+// setCodeUsesLua: ARGV = code, uses. Sets the code's uses to uses, or to
+// its used if that is more. Reply: code, "uses:used".
+const setCodeUsesLua = `
+if redis.call('EXISTS', M) == 0 then return {1} end
+local c = redis.call('HGET', C, ARGV[1])
+if not c then return {15} end
+local was, used = string.match(c, '^(%d+):(%d+)$')
+was, used = tonumber(was), tonumber(used)
+local uses = math.max(tonumber(ARGV[2]), used)
+if uses ~= was then
+  c = num(uses) .. ':' .. num(used)
+  redis.call('HSET', C, ARGV[1], c)
+  redis.call('HINCRBY', M, 'uses', num(uses - was))
+  changed()
+end
+return {0, c}
 `
 
 // codesLua: ARGV = after ("" for the first), limit. Reply: code, then

@@ -487,6 +487,25 @@ func (s *memStore) AddCodes(_ context.Context, eventID string, codes []queuepass
 	return nil
 }
 
+func (s *memStore) SetCodeUses(_ context.Context, eventID, code string, uses int) (queuepass.AccessCode, error) {
+	if err := s.lock(); err != nil {
+		return queuepass.AccessCode{}, err
+	}
+	defer s.mu.Unlock()
+	e, err := s.event(eventID)
+	if err != nil {
+		return queuepass.AccessCode{}, err
+	}
+	c := e.codes[code]
+	if c == nil {
+		return queuepass.AccessCode{}, fmt.Errorf("%w: %q", queuepass.ErrCodeNotFound, code)
+	}
+	was := c.Uses
+	c.Uses = max(uses, c.Used)
+	e.ev.Codes.Uses += c.Uses - was
+	return *c, nil
+}
+
 func (s *memStore) Codes(_ context.Context, eventID, after string, limit int) ([]queuepass.AccessCode, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
