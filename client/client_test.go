@@ -251,6 +251,16 @@ func TestRequests(t *testing.T) {
 			body: `{"generate":10,"uses":1}`,
 		},
 		{
+			name: "end a code",
+			resp: canned{status: 200, body: `{"code":"AAAA","uses":1,"used":1}`},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.SetCodeUses(ctx, "ev", "AAAA", 0)
+				return err
+			},
+			method: "PATCH", uri: "/v1/events/ev/codes/AAAA", contentType: "application/merge-patch+json", admin: true,
+			body: `{"uses":0}`,
+		},
+		{
 			name: "list codes",
 			resp: canned{status: 200, body: `{"codes":[],"next_cursor":null}`},
 			call: func(ctx context.Context, c *client.Client) error {

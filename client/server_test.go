@@ -90,6 +90,12 @@ func TestFairnessAgainstAServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if code, err := c.SetCodeUses(ctx, "vip", "aaaa-1111", 0); err != nil || code != (client.AccessCode{Code: "AAAA-1111", Uses: 1, Used: 1}) {
+		t.Errorf("SetCodeUses(AAAA-1111, 0) after its one use = %+v, %v; want it kept at 1 use, used", code, err)
+	}
+	if _, err := c.SetCodeUses(ctx, "vip", "NOPE", 1); !isCode(err, client.CodeNotFound) {
+		t.Errorf("SetCodeUses of an unknown code = %v, want not_found", err)
+	}
 	if _, err := c.Admit(ctx, "vip", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -100,4 +106,10 @@ func TestFairnessAgainstAServer(t *testing.T) {
 	if err != nil || s.Sold != 4 || s.InventoryRemaining == nil || *s.InventoryRemaining != 6 || s.AccessCodes != (client.CodeCounts{Codes: 4, Uses: 7, Used: 1}) {
 		t.Errorf("Stats = sold %d, remaining %v, codes %+v (%v); want 4, 6, {4 7 1}", s.Sold, s.InventoryRemaining, s.AccessCodes, err)
 	}
+}
+
+// isCode reports whether err is a response with problem code code.
+func isCode(err error, code string) bool {
+	var e *client.Error
+	return errors.As(err, &e) && e.Code == code
 }

@@ -60,6 +60,42 @@ func handleAddCodes(log *slog.Logger, room *waitroom.Room) http.Handler {
 	})
 }
 
+// handleSetCodeUses changes how many joins an access code grants: a merge
+// patch of its uses, 0 to end it.
+func handleSetCodeUses(log *slog.Logger, room *waitroom.Room) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := eventID(w, r)
+		if !ok {
+			return
+		}
+		code, ok := waitroom.NormalizeCode(r.PathValue("code"))
+		if !ok {
+			writeProblem(w, knownProblem(queuepass.ErrCodeNotFound))
+			return
+		}
+		o, prob := readObject(w, r, "application/merge-patch+json", "application/json")
+		if prob != nil {
+			writeProblem(w, prob)
+			return
+		}
+		o.allow("uses")
+		var uses int
+		if o.required("uses") {
+			uses, _ = o.int("uses", 0, waitroom.MaxCodeUses)
+		}
+		if err := o.err(); err != nil {
+			writeProblem(w, problemFor(r.Context(), log, err))
+			return
+		}
+		c, err := room.SetCodeUses(r.Context(), id, code, uses)
+		if err != nil {
+			writeProblem(w, problemFor(r.Context(), log, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, codesOut([]queuepass.AccessCode{c})[0])
+	})
+}
+
 // codes decodes a list of 1..waitroom.MaxCodesAdded access codes, each
 // normalized, none twice.
 func (o *object) codes(name string) []string {

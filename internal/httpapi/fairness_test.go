@@ -270,6 +270,60 @@ func TestAccessCodesOverHTTP(t *testing.T) {
 	if r := a.do(req{method: "GET", path: "/v1/events/vip/codes?cursor=a%20b", admin: true}); r.status != 422 {
 		t.Errorf("list codes with a bad cursor = %d, want 422", r.status)
 	}
+
+	// A code given out by mistake is ended, and one given to a group
+	// gets more uses.
+	a.must(req{method: "POST", path: "/v1/events/vip/codes", body: map[string]any{"codes": []string{"LEAKED", "GROUP"}}, admin: true}, 201)
+	set := func(code string, body any, header map[string]string) response {
+		return a.do(req{method: "PATCH", path: "/v1/events/vip/codes/" + code, body: body, admin: true, header: header})
+	}
+	if r := set("leaked", map[string]any{"uses": 0}, nil); r.status != 200 || mustJSON(r.json(t)) != `{"code":"LEAKED","used":0,"uses":0}` {
+		t.Errorf("end code LEAKED = %d %s, want 200 with no uses", r.status, r.body)
+	}
+	if r := join("carol", "LEAKED"); r.status != 403 || r.code() != "forbidden" {
+		t.Errorf("join with an ended code = %d %s, want 403 forbidden", r.status, r.body)
+	}
+	merge := map[string]string{"Content-Type": "application/merge-patch+json"}
+	if r := set("GROUP", `{"uses": 2}`, merge); r.status != 200 || num(r.json(t)["uses"]) != 2 {
+		t.Errorf("give GROUP 2 uses = %d %s, want 200 with 2 uses", r.status, r.body)
+	}
+	for _, user := range []string{"dave", "erin"} {
+		if r := join(user, "group"); r.status != 201 {
+			t.Errorf("join of %s with GROUP of 2 uses = %d %s, want 201", user, r.status, r.body)
+		}
+	}
+	if r := set("FAN-0001", map[string]any{"uses": 0}, nil); r.status != 200 || mustJSON(r.json(t)) != `{"code":"FAN-0001","used":1,"uses":1}` {
+		t.Errorf("end code FAN-0001, used once = %d %s, want 200 with its 1 use kept", r.status, r.body)
+	}
+	for _, tt := range []struct {
+		name   string
+		code   string
+		body   any
+		admin  bool
+		status int
+		want   string
+		fields string
+	}{
+		{"an unknown code", "NOPE", map[string]any{"uses": 1}, true, 404, "not_found", ""},
+		{"a malformed code", "no!", map[string]any{"uses": 1}, true, 404, "not_found", ""},
+		{"no uses", "GROUP", map[string]any{}, true, 422, "invalid_request", "uses"},
+		{"null uses", "GROUP", map[string]any{"uses": nil}, true, 422, "invalid_request", "uses"},
+		{"negative uses", "GROUP", map[string]any{"uses": -1}, true, 422, "invalid_request", "uses"},
+		{"another field", "GROUP", map[string]any{"uses": 1, "used": 0}, true, 422, "invalid_request", "used"},
+		{"no admin key", "GROUP", map[string]any{"uses": 1}, false, 401, "unauthorized", ""},
+	} {
+		r := a.do(req{method: "PATCH", path: "/v1/events/vip/codes/" + tt.code, body: tt.body, admin: tt.admin})
+		if r.status != tt.status || r.code() != tt.want || r.fields() != tt.fields {
+			t.Errorf("change code with %s = %d %s, want %d %s naming %q", tt.name, r.status, r.body, tt.status, tt.want, tt.fields)
+		}
+	}
+	if r := a.do(req{method: "PATCH", path: "/v1/events/nope/codes/GROUP", body: map[string]any{"uses": 1}, admin: true}); r.status != 404 || r.code() != "event_not_found" {
+		t.Errorf("change a code of an unknown event = %d %s, want 404 event_not_found", r.status, r.body)
+	}
+	stats = a.must(req{method: "GET", path: "/v1/events/vip/stats", admin: true}, 200).json(t)
+	if got := mustJSON(stats["access_codes"]); got != `{"codes":7,"used":3,"uses":10}` {
+		t.Errorf("stats access_codes after the changes = %s, want 7 codes, 10 uses, 3 used", got)
+	}
 }
 
 func TestInventoryOverHTTP(t *testing.T) {

@@ -174,6 +174,8 @@ func knownProblem(err error) *problem {
 		return newProblem(http.StatusForbidden, "challenge_failed", challengeFailure(err))
 	case errors.Is(err, queuepass.ErrAccessDenied):
 		return newProblem(http.StatusForbidden, "forbidden", "This event takes joins with an access code only, and this request has none with a use left.")
+	case errors.Is(err, queuepass.ErrCodeNotFound):
+		return newProblem(http.StatusNotFound, "not_found", "The event has no such access code.")
 	case errors.Is(err, queuepass.ErrCodeExists):
 		p := newProblem(http.StatusUnprocessableEntity, "invalid_request", "A code of this request exists already for this event; nothing was added.")
 		p.Errors = []queuepass.FieldError{{Field: "codes", Message: "lists a code the event has already"}}

@@ -29,9 +29,11 @@ func addRoutes(mux *http.ServeMux, cfg Config, m *metrics) {
 	// The pre-queue's draw, published at opening for anyone to verify.
 	mux.Handle("GET /v1/events/{event_id}/draw", limit(reads, handleDraw(log, room)))
 
-	// Access codes: admins add them; joins of events with access "code" need one.
+	// Access codes: admins add, list and change them; joins of events with
+	// access "code" need one.
 	mux.Handle("POST /v1/events/{event_id}/codes", admin(idem(handleAddCodes(log, room))))
 	mux.Handle("GET /v1/events/{event_id}/codes", admin(handleListCodes(log, room)))
+	mux.Handle("PATCH /v1/events/{event_id}/codes/{code}", admin(handleSetCodeUses(log, room)))
 
 	// Tickets: anyone joins (with a solved challenge where the event asks for
 	// proof of work); the ticket ID is the holder's credential.

@@ -50,6 +50,20 @@ func (r *Room) AddCodes(ctx context.Context, eventID string, codes []string, use
 	return out, nil
 }
 
+// SetCodeUses sets how many joins an access code grants in all, and
+// returns it. A code never grants fewer than it has made tickets, so 0
+// ends it: joins that race with the change either made their ticket or
+// find it used up. It fails with queuepass.ErrEventNotFound or
+// queuepass.ErrCodeNotFound.
+func (r *Room) SetCodeUses(ctx context.Context, eventID, code string, uses int) (queuepass.AccessCode, error) {
+	c, err := r.store.SetCodeUses(ctx, eventID, code, uses)
+	if err != nil {
+		return queuepass.AccessCode{}, err
+	}
+	r.forget(eventID)
+	return c, nil
+}
+
 // codeAlphabet is Crockford's base32: no I, L, O or U to misread.
 const codeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
