@@ -33,7 +33,7 @@ func runVerifyDraw(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fset.SetOutput(stderr)
 	server := fset.String("server", "", "base URL of the QueuePass server, e.g. https://queue.example.com")
 	eventID := fset.String("event", "", "ID of the event whose draw to check")
-	ticketID := fset.String("ticket", "", "your ticket ID: says your place in the draw, and fails if the ticket is not in it")
+	ticketID := fset.String("ticket", "", "your ticket ID: says your place in the draw (or that it joined after it), and fails if a ticket from before opening is not in it")
 	noted := fset.String("commitment", "", "the event's draw commitment (64 hex digits) as you noted it before the event opened")
 	if err := fset.Parse(args); err != nil {
 		return err
@@ -71,7 +71,15 @@ func runVerifyDraw(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("verify-draw: draw of event %s: %w", *eventID, err)
 	}
 
-	checks := checkDraw(ev, d, want, *ticketID)
+	// A ticket that is not in the draw may have joined after it: only the
+	// pre-queue is drawn. Its join time tells (zero when it cannot be read).
+	var joined time.Time
+	if *ticketID != "" && d.Place(*ticketID) == 0 {
+		if tk, err := c.Ticket(ctx, *eventID, *ticketID); err == nil {
+			joined = tk.JoinedAt
+		}
+	}
+	checks := checkDraw(ev, d, want, *ticketID, joined)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Draw of event %s on %s: %d entrants, drawn at %s\n", d.EventID, *server, d.Entrants, d.DrawnAt.UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "seed:       %s\ncommitment: %s\nalgorithm:  %s\n\n", d.Seed, d.Commitment, d.Algorithm)
@@ -109,10 +117,13 @@ type drawCheck struct {
 }
 
 // checkDraw checks draw d of event ev: that it is ev's, the seed against
-// the draw's commitment, the draw's commitment against the event's, the seed against
-// the commitment the user noted (want, if not nil), the order against the
-// seed (client.Draw.Verify), and the place of ticketID (if not "").
-func checkDraw(ev client.Event, d client.Draw, want []byte, ticketID string) []drawCheck {
+// the draw's commitment, the draw's commitment against the event's, the
+// seed against the commitment the user noted (want, if not nil), the order
+// against the seed (client.Draw.Verify), and the place of ticketID (if not
+// ""), which joined at joined (zero if unknown): a ticket that joined
+// after the draw (in a later second: the API's times are whole seconds)
+// was never in it.
+func checkDraw(ev client.Event, d client.Draw, want []byte, ticketID string, joined time.Time) []drawCheck {
 	var checks []drawCheck
 	add := func(ok bool, promise, detail string) {
 		checks = append(checks, drawCheck{ok, promise, detail})
@@ -175,9 +186,13 @@ func checkDraw(ev client.Event, d client.Draw, want []byte, ticketID string) []d
 	}
 
 	if ticketID != "" {
-		if place := d.Place(ticketID); place > 0 {
+		switch place := d.Place(ticketID); {
+		case place > 0:
 			add(true, "your ticket is in the draw", fmt.Sprintf("place %d of %d", place, len(d.Order)))
-		} else {
+		case joined.After(d.DrawnAt):
+			add(true, "your ticket joined after the draw", fmt.Sprintf("at %s; only tickets from before opening are drawn, and later ones queue behind them",
+				joined.UTC().Format(time.RFC3339)))
+		default:
 			add(false, "your ticket is in the draw", fmt.Sprintf("it is not among the %d entrants", len(d.Order)))
 		}
 	}

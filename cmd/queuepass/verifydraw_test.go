@@ -21,15 +21,19 @@ import (
 
 	"github.com/queuepass/queuepass"
 	"github.com/queuepass/queuepass/client"
+	"github.com/queuepass/queuepass/internal/clocktest"
+	"github.com/queuepass/queuepass/internal/httpapi"
 	"github.com/queuepass/queuepass/internal/servertest"
+	"github.com/queuepass/queuepass/internal/waitroom"
 )
 
-// newDrawServer starts a real server and returns its URL and an admin
-// client for it.
-func newDrawServer(t *testing.T) (string, *client.Client) {
+// newDrawServer starts a real server on a test clock and returns its URL,
+// an admin client for it, and the clock.
+func newDrawServer(t *testing.T) (string, *client.Client, *clocktest.Clock) {
 	t.Helper()
-	url := servertest.Start(t, nil)
-	return url, client.New(url, client.WithAdminKey(servertest.AdminKey))
+	clock := clocktest.New(time.Now())
+	url := servertest.Start(t, func(wc *waitroom.Config, _ *httpapi.Config) { wc.Now = clock.Now })
+	return url, client.New(url, client.WithAdminKey(servertest.AdminKey)), clock
 }
 
 // drawnEvent is an event whose pre-queue was drawn at opening.
@@ -94,7 +98,7 @@ func checkLine(out, promise string) (mark, rest string) {
 }
 
 func TestVerifyDraw(t *testing.T) {
-	url, admin := newDrawServer(t)
+	url, admin, clock := newDrawServer(t)
 	de := newDrawnEvent(t, admin, "tour", 7)
 
 	// Nobody joined after opening and nobody was admitted, so a ticket's
@@ -141,21 +145,30 @@ func TestVerifyDraw(t *testing.T) {
 		t.Errorf("order line: %q, want ok\n%s", mark, out)
 	}
 
-	// A ticket that is not in the draw fails.
+	// A ticket that joined after the draw was never in it: that is said,
+	// and is no failure of the draw.
+	clock.Advance(time.Second)
 	late, _, err := admin.Join(t.Context(), de.id, "late-comer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, err = verifyDraw(t, "--server", url, "--event", de.id, "--ticket", late.ID)
+	if mark, _ := checkLine(out, "your ticket joined after the draw"); err != nil || mark != "ok" {
+		t.Errorf("verify-draw of a ticket that joined after the draw = %v, line %q; want ok\n%s", err, mark, out)
+	}
+
+	// A ticket the server does not know is not in the draw: that fails.
+	other := newDrawnEvent(t, admin, "other", 2)
+	out, err = verifyDraw(t, "--server", url, "--event", de.id, "--ticket", other.tickets[0])
 	if mark, _ := checkLine(out, "your ticket is in the draw"); !errors.Is(err, errDrawCheck) || mark != "FAIL" {
-		t.Errorf("verify-draw of a ticket that joined after the draw = %v, line %q; want FAIL\n%s", err, mark, out)
+		t.Errorf("verify-draw of a ticket of another event = %v, line %q; want FAIL\n%s", err, mark, out)
 	}
 }
 
 // TestVerifyDrawCatchesTampering puts a proxy that rewrites the draw in
 // front of a real server: each forgery must fail its check.
 func TestVerifyDrawCatchesTampering(t *testing.T) {
-	url, admin := newDrawServer(t)
+	url, admin, _ := newDrawServer(t)
 	de := newDrawnEvent(t, admin, "tour", 6)
 	mine := de.tickets[2]
 	myHash := func() string { h := queuepass.DrawHash(mine); return hex.EncodeToString(h[:]) }()
@@ -290,7 +303,7 @@ func flipHex(s string) string {
 }
 
 func TestVerifyDrawBeforeOpening(t *testing.T) {
-	url, admin := newDrawServer(t)
+	url, admin, _ := newDrawServer(t)
 	opens := time.Now().Add(time.Hour)
 	ev, err := admin.CreateEvent(t.Context(), client.CreateEventParams{ID: "later", Name: "Later", OpensAt: &opens})
 	if err != nil {
