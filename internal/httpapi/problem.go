@@ -162,7 +162,7 @@ func knownProblem(err error) *problem {
 	case errors.Is(err, queuepass.ErrEventNotOpen):
 		return newProblem(http.StatusConflict, "event_not_open", "The event is not open, so nobody can be admitted now.")
 	case errors.Is(err, queuepass.ErrInvalidTransition):
-		return newProblem(http.StatusConflict, "invalid_transition", "The event cannot change to this state from its current one (scheduled → open, open ⇄ paused, any but closed → closed; closed is final).")
+		return newProblem(http.StatusConflict, "invalid_transition", "The event cannot make this change: states go scheduled → open, open ⇄ paused, any but closed → closed, and a closed event is final (its settings cannot change either).")
 	case errors.Is(err, queuepass.ErrTicketNotWaiting):
 		return newProblem(http.StatusConflict, "ticket_not_waiting", "The ticket is no longer waiting in the line.")
 	case errors.Is(err, queuepass.ErrTicketNotAdmitted):
