@@ -53,10 +53,27 @@ func ShuffleDraw(seed [32]byte, hashes [][sha256.Size]byte) [][sha256.Size]byte 
 
 func compareHashes(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) }
 
-// shuffle is step 3 of the draw, in place.
-func shuffle(seed [32]byte, hashes [][sha256.Size]byte) {
+// shuffle is step 3 of the draw, in place. The swaps it makes depend only
+// on the seed and len(s), so shuffling a list of indices moves them as the
+// entries they stand for would move.
+func shuffle[T any](seed [32]byte, s []T) {
 	r := rand.New(rand.NewChaCha8(seed))
-	r.Shuffle(len(hashes), func(i, j int) { hashes[i], hashes[j] = hashes[j], hashes[i] })
+	r.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+}
+
+// DrawPermutation returns the draw of the entrants whose DrawHashes are
+// hashes as indices into hashes: ShuffleDraw(seed, hashes)[k] is
+// hashes[perm[k]]. It is for those who hold the entrants themselves (a
+// store with its tickets), and spares them a lookup from hash to entrant.
+// hashes must be distinct.
+func DrawPermutation(seed [32]byte, hashes [][sha256.Size]byte) (perm []int) {
+	perm = make([]int, len(hashes))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortFunc(perm, func(a, b int) int { return compareHashes(hashes[a], hashes[b]) })
+	shuffle(seed, perm)
+	return perm
 }
 
 // DrawOrder returns the order in which a scheduled event's pre-queue enters
@@ -65,16 +82,14 @@ func shuffle(seed [32]byte, hashes [][sha256.Size]byte) {
 // can recompute. It also returns the hashes in that order, as the draw is
 // published. DrawOrder does not modify ticketIDs, which must be distinct.
 func DrawOrder(seed [32]byte, ticketIDs []string) (order []string, hashes [][sha256.Size]byte) {
-	byHash := make(map[[sha256.Size]byte]string, len(ticketIDs))
-	hashes = make([][sha256.Size]byte, len(ticketIDs))
+	byInput := make([][sha256.Size]byte, len(ticketIDs))
 	for i, id := range ticketIDs {
-		hashes[i] = DrawHash(id)
-		byHash[hashes[i]] = id
+		byInput[i] = DrawHash(id)
 	}
-	hashes = ShuffleDraw(seed, hashes)
-	order = make([]string, len(hashes))
-	for i, h := range hashes {
-		order[i] = byHash[h]
+	order = make([]string, len(ticketIDs))
+	hashes = make([][sha256.Size]byte, len(ticketIDs))
+	for k, i := range DrawPermutation(seed, byInput) {
+		order[k], hashes[k] = ticketIDs[i], byInput[i]
 	}
 	return order, hashes
 }

@@ -44,6 +44,28 @@ func TestDrawOrderIsASeededPermutation(t *testing.T) {
 	}
 }
 
+// TestDrawPermutationIsShuffleDraw checks that the draw as indices is the
+// published procedure (ShuffleDraw, which VerifyDraw recomputes).
+func TestDrawPermutationIsShuffleDraw(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 100, 1000} {
+		hashes := make([][sha256.Size]byte, n)
+		for i := range hashes {
+			hashes[i] = queuepass.DrawHash(fmt.Sprint("t", i))
+		}
+		seed := [32]byte{byte(n), 7}
+		want := queuepass.ShuffleDraw(seed, hashes)
+		perm := queuepass.DrawPermutation(seed, hashes)
+		if len(perm) != n {
+			t.Fatalf("DrawPermutation of %d = %d places", n, len(perm))
+		}
+		for k, i := range perm {
+			if hashes[i] != want[k] {
+				t.Fatalf("DrawPermutation of %d: place %d is entrant %d, ShuffleDraw puts %x there", n, k, i, want[k])
+			}
+		}
+	}
+}
+
 // TestDrawIsUniform checks that every order of four entrants is drawn
 // equally often: a chi-square goodness-of-fit test of the counts of all 24
 // permutations over 24,000 draws, at significance 0.001, with seeds fixed

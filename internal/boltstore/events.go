@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"time"
@@ -229,7 +230,7 @@ func (b *batch) draw(m *eventMeta, at time.Time) error {
 	p := m.Counts.Prequeue
 	numbers := make([]uint64, 0, p)
 	recs := make([]ticketRec, 0, p)
-	ids := make([]string, 0, p)
+	hashes := make([][sha256.Size]byte, 0, p)
 	// Both buckets are in number order: walk them side by side.
 	tc := tb.Cursor()
 	tk, tv := tc.First()
@@ -247,24 +248,20 @@ func (b *batch) draw(m *eventMeta, at time.Time) error {
 		}
 		numbers = append(numbers, n)
 		recs = append(recs, r)
-		ids = append(ids, queuepass.NewTicketID(n, r.secret))
+		hashes = append(hashes, queuepass.DrawHash(queuepass.NewTicketID(n, r.secret)))
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	// Slot k of the draw goes to the k-th ID of DrawOrder. Write tickets in
-	// number order and the line in slot order: bbolt is fast at neighbours.
-	index := make(map[string]int, len(ids))
-	for i, id := range ids {
-		index[id] = i
-	}
+	// Slot k of the draw goes to the k-th entrant of DrawPermutation (the
+	// order DrawOrder gives). Write tickets in number order and the line in
+	// slot order: bbolt is fast at neighbours.
 	first := m.LastSlot + 1
-	order := make([]int, len(ids)) // draw position → index in numbers
-	drawn, hashes := queuepass.DrawOrder(m.DrawSeed, ids)
-	for k, id := range drawn {
-		i := index[id]
-		order[k] = i
+	order := queuepass.DrawPermutation(m.DrawSeed, hashes) // draw position → index in numbers
+	drawn := make([][sha256.Size]byte, len(order))
+	for k, i := range order {
+		drawn[k] = hashes[i]
 		recs[i].status, recs[i].slot = queuepass.StatusWaiting, first+uint64(k)
 	}
 	tb.FillPercent = appendFill
@@ -284,7 +281,7 @@ func (b *batch) draw(m *eventMeta, at time.Time) error {
 	if err := emptyBucket(eb, bucketPrequeue); err != nil {
 		return err
 	}
-	if err := eb.Put(keyDraw, marshalDraw(hashes)); err != nil {
+	if err := eb.Put(keyDraw, marshalDraw(drawn)); err != nil {
 		return err
 	}
 	m.DrawnAt = at
