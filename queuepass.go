@@ -169,8 +169,8 @@ type CodeCounts struct {
 // makes the ticket, and only then: a join that finds the user's live
 // ticket spends nothing, and a join that fails spends nothing.
 type JoinProof struct {
-	// Challenge identifies a solved proof-of-work challenge (at most 64
-	// bytes), which the caller has checked: issued for this event,
+	// Challenge identifies a solved proof-of-work challenge (at most
+	// MaxProofChallenge bytes), which the caller has checked: issued for this event,
 	// unexpired, solved to the event's ChallengeDifficulty. The store makes
 	// sure each is spent once: it remembers it as spent at least until
 	// ChallengeExpires. "" offers none.
@@ -180,6 +180,10 @@ type JoinProof struct {
 	// Code is an access code; "" offers none.
 	Code string
 }
+
+// MaxProofChallenge is the longest JoinProof.Challenge a store spends;
+// a longer one fails with ErrChallengeFailed.
+const MaxProofChallenge = 64
 
 // MaxRecentAdmissions is how many admission batches a store keeps per event.
 const MaxRecentAdmissions = 256

@@ -74,9 +74,11 @@ type Store interface {
 	// A new ticket must meet the event's requirements with proof, checked
 	// and spent in the same atomic step, all or nothing, in this order:
 	//   - ChallengeDifficulty > 0: proof.Challenge must be set
-	//     (ErrChallengeRequired) and not spent before (ErrChallengeFailed);
-	//     it is then spent, remembered at least until
-	//     proof.ChallengeExpires. The store trusts the caller to have
+	//     (ErrChallengeRequired), at most MaxProofChallenge bytes and not
+	//     spent before (ErrChallengeFailed); it is then spent, remembered
+	//     at least until proof.ChallengeExpires, and never less than up to
+	//     at (so joins at the same instant see it spent, whatever its
+	//     expiry). The store trusts the caller to have
 	//     checked the challenge itself; it only makes it single-use.
 	//   - Access is AccessByCode: proof.Code must name one of the event's
 	//     codes with Used < Uses (else ErrAccessDenied); its Used and the
@@ -147,8 +149,9 @@ type Store interface {
 	// completed, with EndedAt = at, adds quantity (at least 1) to the
 	// event's Sold, and returns it; a completed ticket is returned
 	// unchanged, and Sold too. Any other status, or a pass that ran out,
-	// fails with ErrTicketNotAdmitted. Complete never changes the event's
-	// state: closing a sold-out event is the caller's decision.
+	// fails with ErrTicketNotAdmitted, and a quantity below 1 with a
+	// *ValidationError, changing nothing. Complete never changes the
+	// event's state: closing a sold-out event is the caller's decision.
 	Complete(ctx context.Context, eventID, ticketID string, quantity int, at time.Time) (Ticket, error)
 
 	// Revoke makes an admitted ticket whose pass is still valid at at

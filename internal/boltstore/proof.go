@@ -10,10 +10,6 @@ import (
 	"github.com/queuepass/queuepass"
 )
 
-// maxChallenge is the longest challenge a join may spend (see
-// queuepass.JoinProof), which keeps the spent buckets' keys small.
-const maxChallenge = 64
-
 // forgetBatch bounds how many spent challenges one join forgets, so that a
 // backlog of them (after a burst of joins) is worked off a few hundred
 // deletes at a time rather than by one long join.
@@ -30,8 +26,8 @@ func spendProof(m *eventMeta, eb *bbolt.Bucket, proof queuepass.JoinProof, at ti
 		switch {
 		case proof.Challenge == "":
 			return queuepass.ErrChallengeRequired
-		case len(proof.Challenge) > maxChallenge:
-			return fmt.Errorf("%w: the challenge is longer than %d bytes", queuepass.ErrChallengeFailed, maxChallenge)
+		case len(proof.Challenge) > queuepass.MaxProofChallenge:
+			return fmt.Errorf("%w: the challenge is longer than %d bytes", queuepass.ErrChallengeFailed, queuepass.MaxProofChallenge)
 		}
 		if sb := eb.Bucket(bucketSpent); sb != nil && sb.Get([]byte(proof.Challenge)) != nil {
 			return fmt.Errorf("%w: the challenge is spent", queuepass.ErrChallengeFailed)

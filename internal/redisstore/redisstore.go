@@ -18,7 +18,7 @@
 //	P qp:{id}:s  hash: ticket number → when its holder was last seen (µs, Store.Touch); prequeue and waiting tickets
 //	P qp:{id}:c  hash: access code → "uses:used"
 //	P qp:{id}:ci  sorted set: the access codes, all scored 0, listed in byte order with ZRANGEBYLEX
-//	P qp:{id}:ch  sorted set: spent challenges scored by JoinProof.ChallengeExpires (µs); joins purge those expired
+//	P qp:{id}:ch  sorted set: spent challenges scored by JoinProof.ChallengeExpires (µs, at least the join's time); joins purge those expired
 //	P qp:{id}:d  string: the draw, the DrawHash of each pre-queue ticket in draw order, 32 bytes each
 //
 // and the pub/sub channel P qp:{id}:w, on which every script that changes

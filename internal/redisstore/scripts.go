@@ -42,6 +42,7 @@ func newScripts(publish string) scripts {
 		"PUBLISH_COMMAND", publish,
 		"ACCESS_BY_CODE", string(queuepass.AccessByCode),
 		"REASON_SOLD_OUT", string(queuepass.ReasonSoldOut),
+		"MAX_PROOF_CHALLENGE", strconv.Itoa(queuepass.MaxProofChallenge),
 	)
 	ev := func(body string) *rueidis.Lua { return rueidis.NewLuaScript(p.Replace(prelude + body)) }
 	return scripts{
@@ -317,9 +318,10 @@ return {0, seq}
 
 // joinLua: ARGV = user, at, secret, challenge, challenge expiry (µs),
 // code. A new ticket must first meet the event's requirements (fields diff
-// and access), checked before anything is spent: a challenge not in CH,
-// whose entries that expired at or before at are purged first, and a code
-// of C with a use left.
+// and access), checked before anything is spent: a challenge of at most
+// MaxProofChallenge bytes not in CH, whose entries that expired before at
+// are purged first, and a code of C with a use left. A challenge is kept
+// until its expiry or at, whichever is later.
 const joinLua = `
 local user, at = ARGV[1], ARGV[2]
 local ev = redis.call('HMGET', M, 'state', 'diff', 'access')
@@ -339,7 +341,8 @@ local challenge, code = ARGV[4], ARGV[6]
 local pow = tonumber(ev[2] or '0') > 0
 if pow then
   if challenge == '' then return {11} end
-  redis.call('ZREMRANGEBYSCORE', CH, '-inf', at)
+  if #challenge > MAX_PROOF_CHALLENGE then return {12} end
+  redis.call('ZREMRANGEBYSCORE', CH, '-inf', '(' .. at)
   if redis.call('ZSCORE', CH, challenge) then return {12} end
 end
 local uses, used
@@ -350,7 +353,7 @@ if ev[3] == 'ACCESS_BY_CODE' then
   uses, used = tonumber(uses), tonumber(used)
   if used >= uses then return {13} end
 end
-if pow then redis.call('ZADD', CH, ARGV[5], challenge) end
+if pow then redis.call('ZADD', CH, num(math.max(tonumber(ARGV[5]), tonumber(at))), challenge) end
 if uses then
   redis.call('HSET', C, code, num(uses) .. ':' .. num(used + 1))
   redis.call('HINCRBY', M, 'used', 1)

@@ -84,6 +84,11 @@ func (s *Store) Leave(ctx context.Context, eventID, ticketID string, at time.Tim
 // adds quantity to the event's Sold, in one script call. A refused
 // Complete leaves a pass that ran out as it is.
 func (s *Store) Complete(ctx context.Context, eventID, ticketID string, quantity int, at time.Time) (queuepass.Ticket, error) {
+	if quantity < 1 {
+		ve := &queuepass.ValidationError{}
+		ve.Add("quantity", "must be at least 1, not %d", quantity)
+		return queuepass.Ticket{}, ve
+	}
 	return s.ticketStep(ctx, "complete", s.scripts.complete, eventID, ticketID, micros(at), strconv.Itoa(quantity))
 }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/queuepass/queuepass"
@@ -8,6 +9,7 @@ import (
 
 var inventoryTests = []subtest{
 	{"CompleteAddsQuantity", testCompleteQuantity},
+	{"CompleteQuantityBelowOne", testCompleteQuantityBelowOne},
 	{"CloseWithReason", testCloseWithReason},
 }
 
@@ -92,5 +94,26 @@ func testCloseWithReason(t *testing.T, newStore newStoreFunc) {
 			}
 			f.wantCounts("e", queuepass.Counts{Admitted: 1, Left: 1, Closed: 3})
 		})
+	}
+}
+
+// testCompleteQuantityBelowOne checks that a quantity below 1 is refused
+// and changes nothing: the ticket stays admitted, Sold stays.
+func testCompleteQuantityBelowOne(t *testing.T, newStore newStoreFunc) {
+	f := begin(t, newStore)
+	f.createEvent(newEvent("e", queuepass.StateOpen))
+	tk := f.joinNew("e", "u1", at(1))
+	f.admit("e", 1, at(2))
+	for _, q := range []int{0, -5} {
+		_, err := f.s.Complete(f.ctx(), "e", tk.ID, q, at(3))
+		if _, ok := errors.AsType[*queuepass.ValidationError](err); !ok {
+			t.Errorf("Complete(quantity %d) error = %v, want a *ValidationError", q, err)
+		}
+	}
+	if got := f.ticket("e", tk.ID); got.Status != queuepass.StatusAdmitted {
+		t.Errorf("ticket after refused completions is %s, want admitted", got.Status)
+	}
+	if ev := f.event("e"); ev.Sold != 0 || ev.Counts.Completed != 0 {
+		t.Errorf("after refused completions Sold = %d, Completed = %d; want 0, 0", ev.Sold, ev.Counts.Completed)
 	}
 }

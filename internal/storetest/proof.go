@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 var proofTests = []subtest{
 	{"Challenge", testJoinChallenge},
 	{"ChallengeRace", testJoinChallengeRace},
+	{"ChallengeSpentAtLeastUntilJoin", testJoinChallengeKeptUntilJoin},
+	{"ChallengeTooLong", testJoinChallengeTooLong},
 	{"Code", testJoinCode},
 	{"CodeRace", testJoinCodeRace},
 	{"AllOrNothing", testJoinProofAllOrNothing},
@@ -227,4 +230,45 @@ func testJoinProofNotRequired(t *testing.T, newStore newStoreFunc) {
 		}
 	}
 	f.wantCodes("e", "", 10, []queuepass.AccessCode{{Code: "C", Uses: 1}})
+}
+
+// testJoinChallengeKeptUntilJoin checks that a challenge is single-use at
+// the instant it is spent, whatever expiry it comes with: at it, before
+// it, or none.
+func testJoinChallengeKeptUntilJoin(t *testing.T, newStore newStoreFunc) {
+	for _, tt := range []struct {
+		name    string
+		expires time.Time
+	}{
+		{"expiring at the join", at(5)},
+		{"expired before the join", at(1)},
+		{"without an expiry", time.Time{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := begin(t, newStore)
+			f.eventWith("e", 8, queuepass.AccessPublic)
+			proof := queuepass.JoinProof{Challenge: "c", ChallengeExpires: tt.expires}
+			if _, created, err := f.joinWith("e", "u1", proof, at(5)); err != nil || !created {
+				t.Fatalf("first Join with the challenge = created %v, %v", created, err)
+			}
+			_, _, err := f.joinWith("e", "u2", proof, at(5))
+			wantErr(t, "Join of another user with it at the same instant", err, queuepass.ErrChallengeFailed)
+			f.wantCounts("e", queuepass.Counts{Waiting: 1})
+		})
+	}
+}
+
+// testJoinChallengeTooLong checks that a challenge longer than
+// MaxProofChallenge is refused, and spends nothing.
+func testJoinChallengeTooLong(t *testing.T, newStore newStoreFunc) {
+	f := begin(t, newStore)
+	f.eventWith("e", 8, queuepass.AccessPublic)
+	long := strings.Repeat("c", queuepass.MaxProofChallenge+1)
+	_, _, err := f.joinWith("e", "u1", queuepass.JoinProof{Challenge: long, ChallengeExpires: at(60)}, at(1))
+	wantErr(t, "Join with a challenge too long", err, queuepass.ErrChallengeFailed)
+	longest := long[1:]
+	if _, created, err := f.joinWith("e", "u1", queuepass.JoinProof{Challenge: longest, ChallengeExpires: at(60)}, at(2)); err != nil || !created {
+		t.Errorf("Join with a challenge of MaxProofChallenge bytes = created %v, %v", created, err)
+	}
 }

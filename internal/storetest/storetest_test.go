@@ -249,7 +249,7 @@ func (s *memStore) Join(_ context.Context, eventID, userID string, proof queuepa
 		switch {
 		case proof.Challenge == "":
 			return queuepass.Ticket{}, false, queuepass.ErrChallengeRequired
-		case e.spent[proof.Challenge]:
+		case len(proof.Challenge) > queuepass.MaxProofChallenge, e.spent[proof.Challenge]:
 			return queuepass.Ticket{}, false, queuepass.ErrChallengeFailed
 		}
 	}
@@ -324,6 +324,11 @@ func (s *memStore) Leave(_ context.Context, eventID, ticketID string, at time.Ti
 }
 
 func (s *memStore) Complete(_ context.Context, eventID, ticketID string, quantity int, at time.Time) (queuepass.Ticket, error) {
+	if quantity < 1 {
+		ve := &queuepass.ValidationError{}
+		ve.Add("quantity", "must be at least 1")
+		return queuepass.Ticket{}, ve
+	}
 	return s.step(eventID, ticketID, func(e *memEvent, tk *queuepass.Ticket) error {
 		switch {
 		case tk.Status == queuepass.StatusAdmitted && tk.PassExpiresAt.After(at):
