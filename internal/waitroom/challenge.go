@@ -15,6 +15,13 @@ import (
 // bots cannot stock up on them long before a drop.
 const ChallengeTTL = 5 * time.Minute
 
+// spentGrace is how much longer than its expiry a spent challenge is
+// remembered. Nodes' clocks differ a little: one whose clock is behind
+// still takes a challenge that has expired by the clock of another, whose
+// joins may meanwhile have let the store forget it. Clocks kept by NTP
+// are well within a minute of each other.
+const spentGrace = time.Minute
+
 // Challenge is a proof-of-work challenge for one join (see
 // queuepass.ChallengeSolved).
 type Challenge struct {
@@ -107,7 +114,7 @@ func (r *Room) checkChallenge(ev queuepass.Event, token, nonce string, now time.
 	if !ValidNonce(nonce) || !queuepass.ChallengeSolved(token, nonce, difficulty) {
 		return fail("the nonce does not solve the challenge")
 	}
-	return queuepass.JoinProof{Challenge: string(b[10:challengeBodySize]), ChallengeExpires: exp}, nil
+	return queuepass.JoinProof{Challenge: string(b[10:challengeBodySize]), ChallengeExpires: exp.Add(spentGrace)}, nil
 }
 
 // ValidNonce reports whether s can be a nonce: 1 to

@@ -174,6 +174,34 @@ func TestChallengesAcrossRooms(t *testing.T) {
 	}
 }
 
+// TestChallengesAcrossSkewedClocks checks that a node whose clock is
+// behind finds a challenge spent even after a node whose clock is ahead
+// has passed its expiry (and its joins have let the store forget what
+// expired by their clock).
+func TestChallengesAcrossSkewedClocks(t *testing.T) {
+	store := storeOf(t)
+	keys := pass.Generate()
+	slow := clocktest.New(start)
+	fast := clocktest.New(start.Add(30 * time.Second))
+	a := waitroom.New(waitroom.Config{Store: store, Keys: keys, Now: slow.Now})
+	b := waitroom.New(waitroom.Config{Store: store, Keys: keys, Now: fast.Now})
+	mustCreate(t, a, waitroom.EventSpec{ID: "e", Name: "e", ChallengeDifficulty: 6})
+	offer := solved(t, a, "e")
+	if _, created, err := a.Join(t.Context(), "e", "u1", offer); err != nil || !created {
+		t.Fatalf("Join on the slow node = created %v, %v", created, err)
+	}
+	// Just before the expiry by the slow clock; past it by the fast one,
+	// whose join (with a challenge of its own) lets the store forget.
+	slow.Advance(waitroom.ChallengeTTL - time.Second)
+	fast.Advance(waitroom.ChallengeTTL - time.Second)
+	if _, created, err := b.Join(t.Context(), "e", "u2", solved(t, b, "e")); err != nil || !created {
+		t.Fatalf("Join on the fast node = created %v, %v", created, err)
+	}
+	if _, _, err := a.Join(t.Context(), "e", "u3", offer); !errors.Is(err, queuepass.ErrChallengeFailed) {
+		t.Errorf("Join on the slow node with the challenge it spent = %v, want ErrChallengeFailed", err)
+	}
+}
+
 func storeOf(t *testing.T) *boltstore.Store {
 	t.Helper()
 	s, err := boltstore.Open(t.TempDir())
