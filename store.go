@@ -44,7 +44,11 @@ type Store interface {
 	//   - scheduled → open or paused: every prequeue ticket becomes waiting,
 	//     placed ahead of all later joins in the order DrawOrder(ev.DrawSeed,
 	//     ids) gives, and the draw is recorded for Draw, with DrawnAt = at
-	//     (also when the pre-queue is empty).
+	//     (also when the pre-queue is empty). A store whose opening is two
+	//     steps (it reads the pre-queue, then applies the draw) may take
+	//     joins in between: their prequeue tickets joined after the opening
+	//     began, so they are not in the draw and follow the drawn tickets in
+	//     the order they joined, ahead of later joins.
 	//   - any state → closed: every prequeue and waiting ticket becomes
 	//     closed, with EndedAt = at and StatusReason = ev.StateReason.
 	// The settings it writes are Name, State, StateReason, OpensAt,

@@ -206,6 +206,9 @@ func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Tim
 			}
 			args = append(append(slices.Clone(base), hashes), order...)
 			args[2] = "1"
+			if s.betweenDrawSteps != nil {
+				s.betweenDrawSteps()
+			}
 			continue
 		case codeRetry:
 			args = base

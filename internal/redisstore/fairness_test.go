@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/queuepass/queuepass"
+	"github.com/queuepass/queuepass/internal/redisstore"
 	"github.com/queuepass/queuepass/internal/redistest"
 )
 
@@ -196,5 +197,79 @@ func TestTakeTokenEdges(t *testing.T) {
 	}
 	if d := time.Duration(ttl) * time.Millisecond; d < 25*time.Second || d > 31*time.Second {
 		t.Errorf("PTTL of a bucket full again in 30s = %v, want about 31s", d)
+	}
+}
+
+// TestOpeningWhileJoinsArrive checks the two steps of an opening with
+// joins and a leave between them: tickets that join the pre-queue while
+// the draw is made follow the drawn ones in the order they joined and are
+// not in the draw, so joins arriving at opening never make it fail; a
+// drawn ticket that leaves makes the store draw again, without it.
+func TestOpeningWhileJoinsArrive(t *testing.T) {
+	url := redistest.URL(t)
+	s, _ := open(t, url, adminClient(t, url), 1)
+	ctx := t.Context()
+	ev, err := s.CreateEvent(ctx, queuepass.Event{ID: "e", Name: "e", State: queuepass.StateScheduled, PassTTL: time.Minute, CreatedAt: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := func(user string, at time.Time) queuepass.Ticket {
+		t.Helper()
+		tk, created, err := s.Join(ctx, "e", user, queuepass.JoinProof{}, at)
+		if err != nil || !created {
+			t.Fatalf("Join(%s) = created %v, %v", user, created, err)
+		}
+		return tk
+	}
+	var pre []string
+	for i := range 6 {
+		pre = append(pre, join(fmt.Sprintf("early-%d", i), base.Add(time.Second)).ID)
+	}
+	var late []string
+	calls := 0
+	redisstore.SetBetweenDrawSteps(s, func() {
+		calls++
+		switch calls {
+		case 1: // a drawn ticket leaves: the draw is made again without it
+			if _, err := s.Leave(ctx, "e", pre[0], base.Add(2*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			pre = pre[1:]
+			late = append(late, join("late-0", base.Add(2*time.Second)).ID)
+		case 2: // joins only: they follow
+			late = append(late, join("late-1", base.Add(2*time.Second)).ID, join("late-2", base.Add(2*time.Second)).ID)
+		}
+	})
+	ev.State = queuepass.StateOpen
+	opened, err := s.UpdateEvent(ctx, ev, base.Add(2*time.Second))
+	if err != nil {
+		t.Fatalf("UpdateEvent(open) with joins between its steps: %v", err)
+	}
+	if calls != 2 {
+		t.Errorf("the opening took %d draws, want 2 (the first undone by a leave)", calls)
+	}
+	// late-0 joined before the second read of the pre-queue: it is drawn.
+	drawnIDs, hashes := queuepass.DrawOrder(ev.DrawSeed, append(pre, late[0]))
+	d, err := s.Draw(ctx, "e")
+	if err != nil || len(d) != len(hashes) {
+		t.Fatalf("Draw = %d entrants, %v; want %d", len(d), err, len(hashes))
+	}
+	for i := range d {
+		if d[i] != hashes[i] {
+			t.Fatalf("Draw place %d = %x, want %x", i+1, d[i], hashes[i])
+		}
+	}
+	if err := queuepass.VerifyDraw(queuepass.DrawCommitment(ev.DrawSeed), ev.DrawSeed, d); err != nil {
+		t.Errorf("VerifyDraw: %v", err)
+	}
+	line := append(drawnIDs, late[1:]...)
+	for i, id := range line {
+		tk, err := s.Ticket(ctx, "e", id)
+		if err != nil || tk.Status != queuepass.StatusWaiting || tk.Position != i+1 {
+			t.Errorf("ticket %d of the line = %s at %d, %v; want waiting at %d", i+1, tk.Status, tk.Position, err, i+1)
+		}
+	}
+	if opened.Counts.Waiting != len(line) || opened.Counts.Prequeue != 0 {
+		t.Errorf("opened event counts = %+v, want %d waiting, none in the pre-queue", opened.Counts, len(line))
 	}
 }

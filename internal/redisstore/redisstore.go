@@ -68,9 +68,13 @@
 // Opening a scheduled event with a pre-queue takes two calls: the update
 // script refuses and returns the pre-queue; Go computes queuepass.DrawOrder
 // and the draw's hashes (which Lua cannot) and calls the script again with
-// them, which it applies and records only if the Version and the pre-queue
-// are still the same, else Go retries. Opening an empty pre-queue records
-// its (empty) draw in the first call.
+// them, which it applies and records only if the Version is still the same
+// and every ticket drawn is still in the pre-queue, else Go retries. The
+// opening begins with the first call: tickets that join the pre-queue
+// between the two (joins keep coming while a large pre-queue is drawn)
+// joined after it, so they follow the drawn ones in the order they joined
+// and are not in the draw, rather than forcing a retry each. Opening an
+// empty pre-queue records its (empty) draw in the first call.
 //
 // Times on tickets are kept to the microsecond, event times (OpensAt,
 // ClosesAt, CreatedAt) and PassTTL exactly.
@@ -112,6 +116,10 @@ type Store struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+
+	// betweenDrawSteps, when set (by tests), runs between the two calls of
+	// an opening, after the draw is computed.
+	betweenDrawSteps func()
 }
 
 // Option configures Open.

@@ -237,24 +237,40 @@ if from == 'scheduled' and (to == 'open' or to == 'paused') then
       end
       return out
     end
-    local hashes, first = ARGV[5 + k], 6 + k -- first: the first number
-    if #ARGV - first + 1 ~= p then return {10} end
+    -- The draw of the pre-queue as the first call read it: numbers from
+    -- first on, and their hashes. Every one must still be in P (one that
+    -- left changes the draw: draw again). Tickets that joined P since, while
+    -- the draw was made, joined after the opening began: they follow the
+    -- drawn ones in the order they joined and are not part of the draw.
+    local hashes, first = ARGV[5 + k], 6 + k
+    local m = #ARGV - first + 1
     for i = first, #ARGV do
       if not redis.call('ZSCORE', P, ARGV[i]) then return {10} end
     end
-    if #hashes ~= 32 * p then return redis.error_reply('draw of ' .. p .. ' tickets with ' .. #hashes .. ' bytes of hashes') end
+    if #hashes ~= 32 * m then return redis.error_reply('draw of ' .. m .. ' tickets with ' .. #hashes .. ' bytes of hashes') end
     local slot = tonumber(redis.call('HGET', M, 'slot'))
     local batch = {}
-    for i = first, #ARGV do
-      batch[#batch + 1] = num(slot + i - first + 1)
-      batch[#batch + 1] = ARGV[i]
+    local function place(n)
+      slot = slot + 1
+      batch[#batch + 1] = num(slot)
+      batch[#batch + 1] = n
       if #batch >= 1000 then
         redis.call('ZADD', L, unpack(batch))
         batch = {}
       end
     end
+    local drawn = {}
+    for i = first, #ARGV do
+      place(ARGV[i])
+      drawn[ARGV[i]] = true
+    end
+    if p > m then
+      for _, n in ipairs(redis.call('ZRANGE', P, 0, -1)) do
+        if not drawn[n] then place(n) end
+      end
+    end
     if #batch > 0 then redis.call('ZADD', L, unpack(batch)) end
-    redis.call('HSET', M, 'slot', num(slot + p))
+    redis.call('HSET', M, 'slot', num(slot))
     redis.call('UNLINK', P)
     redis.call('HINCRBY', M, 'cw', p)
     redis.call('HINCRBY', M, 'cp', -p)
