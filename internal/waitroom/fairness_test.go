@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -497,5 +499,71 @@ func TestAllow(t *testing.T) {
 	}
 	if !r.Limited(waitroom.LimitJoin) || r.Limited(waitroom.LimitRead) {
 		t.Errorf("Limited(join), Limited(read) = %v, %v; want true, false", r.Limited(waitroom.LimitJoin), r.Limited(waitroom.LimitRead))
+	}
+}
+
+// gatedStore holds every UpdateEvent until want event reads have been
+// made, and records how many UpdateEvents were in flight at once.
+type gatedStore struct {
+	queuepass.Store
+	want        int32
+	reads       atomic.Int32
+	release     chan struct{}
+	inFlight    atomic.Int32
+	maxInFlight atomic.Int32
+}
+
+func (s *gatedStore) Event(ctx context.Context, id string) (queuepass.Event, error) {
+	ev, err := s.Store.Event(ctx, id)
+	if s.reads.Add(1) == s.want {
+		close(s.release)
+	}
+	return ev, err
+}
+
+func (s *gatedStore) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Time) (queuepass.Event, error) {
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for m := s.maxInFlight.Load(); n > m && !s.maxInFlight.CompareAndSwap(m, n); m = s.maxInFlight.Load() {
+	}
+	<-s.release
+	return s.Store.UpdateEvent(ctx, ev, at)
+}
+
+// TestOpeningIsMadeOnce checks that the joins that find an event due to
+// open at once share one opening (each would read and draw the whole
+// pre-queue), and all get their tickets.
+func TestOpeningIsMadeOnce(t *testing.T) {
+	const joins = 20
+	store := &gatedStore{Store: storeOf(t), want: joins, release: make(chan struct{})}
+	clock := clocktest.New(start)
+	r := waitroom.New(waitroom.Config{Store: store, Keys: pass.Generate(), Now: clock.Now})
+	mustCreate(t, r, waitroom.EventSpec{ID: "drop", Name: "drop", OpensAt: start.Add(time.Minute)})
+	for i := range 5 {
+		mustJoin(t, r, "drop", fmt.Sprint("early-", i))
+	}
+	clock.Advance(time.Minute)
+	store.reads.Store(0)
+
+	var wg sync.WaitGroup
+	errs := make([]error, joins)
+	for i := range joins {
+		wg.Go(func() {
+			v, _, err := r.Join(t.Context(), "drop", fmt.Sprint("fan-", i), waitroom.JoinOffer{})
+			if err == nil && v.Status != queuepass.StatusWaiting {
+				err = fmt.Errorf("joined %s, want waiting", v.Status)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.maxInFlight.Load(); got != 1 {
+		t.Errorf("%d openings of one event were in flight at once, want 1", got)
+	}
+	if ev, err := r.Event(t.Context(), "drop"); err != nil || ev.Counts.Waiting != 5+joins {
+		t.Errorf("event after the joins = %d waiting, %v; want %d", ev.Counts.Waiting, err, 5+joins)
 	}
 }

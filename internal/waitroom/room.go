@@ -53,6 +53,16 @@ type Room struct {
 	paced  []string               // IDs of events that admit by themselves, as of the last Tick
 
 	draws drawCache // see Draw
+
+	catchingUp sync.Map // event ID → *transition in flight; see catchUp
+}
+
+// transition is one catchUp of an event in flight; the calls that find it
+// wait for its result instead of making the same transition again.
+type transition struct {
+	done chan struct{}
+	ev   queuepass.Event
+	err  error
 }
 
 // cachedEvent is an event as read at one moment.
@@ -210,7 +220,31 @@ func (r *Room) forget(id string) {
 }
 
 // catchUp carries out the transitions that ev's schedule makes due by now.
+// The calls of one room that find the same event due at once share one
+// attempt: at an opening every fan's request finds the event due, and each
+// would otherwise read and draw the whole pre-queue.
 func (r *Room) catchUp(ctx context.Context, ev queuepass.Event) (queuepass.Event, error) {
+	if _, _, due := dueState(ev, r.Now()); !due {
+		return ev, nil
+	}
+	t := &transition{done: make(chan struct{})}
+	if inFlight, loaded := r.catchingUp.LoadOrStore(ev.ID, t); loaded {
+		t = inFlight.(*transition)
+		select {
+		case <-t.done:
+			return t.ev, t.err
+		case <-ctx.Done():
+			return ev, ctx.Err()
+		}
+	}
+	t.ev, t.err = r.applyDue(ctx, ev)
+	r.catchingUp.Delete(ev.ID)
+	close(t.done)
+	return t.ev, t.err
+}
+
+// applyDue is catchUp's one attempt.
+func (r *Room) applyDue(ctx context.Context, ev queuepass.Event) (queuepass.Event, error) {
 	for range updateRetries {
 		next, reason, due := dueState(ev, r.Now())
 		if !due {
