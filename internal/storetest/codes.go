@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -138,16 +137,7 @@ func testCodesSetUsesRace(t *testing.T, newStore newStoreFunc) {
 	if endErr != nil {
 		t.Fatalf("SetCodeUses(C, 0) among joins: %v", endErr)
 	}
-	tickets := 0
-	for i := range n {
-		switch {
-		case errs[i] == nil && made[i]:
-			tickets++
-		case errors.Is(errs[i], queuepass.ErrAccessDenied):
-		default:
-			t.Errorf("Join %d racing the code's end = created %v, error %v; want a ticket or ErrAccessDenied", i, made[i], errs[i])
-		}
-	}
+	tickets := madeOrRefused(t, "Join racing the code's end", made, errs, queuepass.ErrAccessDenied)
 	if ended.Uses != ended.Used || ended.Used > tickets {
 		t.Errorf("SetCodeUses(C, 0) = %+v, want uses = used, at most the %d tickets made", ended, tickets)
 	}

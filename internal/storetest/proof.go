@@ -104,20 +104,28 @@ func testJoinChallengeRace(t *testing.T, newStore newStoreFunc) {
 	together(n, func(i int) {
 		_, made[i], errs[i] = f.s.Join(ctx, "e", fmt.Sprintf("user-%d", i), challenge("shared"), at(1))
 	})
-	tickets := 0
-	for i := range n {
-		switch {
-		case errs[i] == nil && made[i]:
-			tickets++
-		case errors.Is(errs[i], queuepass.ErrChallengeFailed):
-		default:
-			t.Errorf("concurrent Join %d with one challenge = created %v, error %v; want a ticket or ErrChallengeFailed", i, made[i], errs[i])
-		}
-	}
+	tickets := madeOrRefused(t, "concurrent Join with one challenge", made, errs, queuepass.ErrChallengeFailed)
 	if tickets != 1 {
 		t.Errorf("%d concurrent joins with one challenge made %d tickets, want 1", n, tickets)
 	}
 	f.wantCounts("e", queuepass.Counts{Waiting: 1})
+}
+
+// madeOrRefused checks that each of a batch of joins (what) either made a
+// ticket or failed with refusal, and returns how many made one.
+func madeOrRefused(t *testing.T, what string, made []bool, errs []error, refusal error) int {
+	t.Helper()
+	tickets := 0
+	for i := range made {
+		switch {
+		case errs[i] == nil && made[i]:
+			tickets++
+		case errors.Is(errs[i], refusal):
+		default:
+			t.Errorf("%s, %d of %d = created %v, error %v; want a ticket or %v", what, i+1, len(made), made[i], errs[i], refusal)
+		}
+	}
+	return tickets
 }
 
 // testJoinCode checks that an event with access by code makes a ticket
@@ -175,16 +183,7 @@ func testJoinCodeRace(t *testing.T, newStore newStoreFunc) {
 			together(n, func(i int) {
 				_, made[i], errs[i] = f.s.Join(ctx, "e", fmt.Sprintf("user-%d", i), queuepass.JoinProof{Code: "C"}, at(1))
 			})
-			tickets := 0
-			for i := range n {
-				switch {
-				case errs[i] == nil && made[i]:
-					tickets++
-				case errors.Is(errs[i], queuepass.ErrAccessDenied):
-				default:
-					t.Errorf("concurrent Join %d with one code = created %v, error %v; want a ticket or ErrAccessDenied", i, made[i], errs[i])
-				}
-			}
+			tickets := madeOrRefused(t, "concurrent Join with one code", made, errs, queuepass.ErrAccessDenied)
 			if tickets != uses {
 				t.Errorf("%d concurrent joins with a code of %d uses made %d tickets, want %d", n, uses, tickets, uses)
 			}
