@@ -52,7 +52,7 @@ func (s *Store) SetCodeUses(ctx context.Context, eventID, code string, uses int)
 	if len(reply) != 1 {
 		return queuepass.AccessCode{}, fmt.Errorf("%w: set code uses reply of %d elements", errCorrupt, len(reply))
 	}
-	counts, _ := reply[0].ToString()
+	counts, _ := reply[0].ToString() // not a string: parseCode reports ""
 	return parseCode(eventID, code, counts)
 }
 
@@ -85,8 +85,11 @@ func (s *Store) Codes(ctx context.Context, eventID, after string, limit int) ([]
 	}
 	var out []queuepass.AccessCode
 	for i := 0; i < len(reply); i += 2 {
-		name, _ := reply[i].ToString()
-		counts, _ := reply[i+1].ToString()
+		name, err := reply[i].ToString()
+		if err != nil {
+			return nil, fmt.Errorf("%w: access code of event %q: %w", errCorrupt, eventID, err)
+		}
+		counts, _ := reply[i+1].ToString() // not a string: parseCode reports ""
 		c, err := parseCode(eventID, name, counts)
 		if err != nil {
 			return nil, err
