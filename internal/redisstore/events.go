@@ -224,7 +224,8 @@ func (s *Store) UpdateEvent(ctx context.Context, ev queuepass.Event, at time.Tim
 
 // drawOrder turns the reply of a refused opening (seed, then number and
 // secret of each prequeue ticket in order of joining) into the numbers in
-// queuepass.DrawOrder and their DrawHashes in that order, concatenated.
+// draw order (queuepass.DrawPermutation, the order queuepass.DrawOrder
+// gives) and their DrawHashes in that order, concatenated.
 func drawOrder(reply []rueidis.RedisMessage) (order []string, hashes string, err error) {
 	if len(reply)%2 != 1 {
 		return nil, "", fmt.Errorf("%w: pre-queue reply of %d elements", errCorrupt, len(reply))
@@ -236,8 +237,8 @@ func drawOrder(reply []rueidis.RedisMessage) (order []string, hashes string, err
 	var seed [32]byte
 	copy(seed[:], seedStr)
 	n := len(reply) / 2
-	ids := make([]string, n)
-	numberOf := make(map[string]string, n)
+	numbers := make([]string, n)
+	sums := make([][sha256.Size]byte, n)
 	for i := range n {
 		num, err1 := reply[1+2*i].ToString()
 		sec, err2 := reply[2+2*i].ToString()
@@ -247,14 +248,12 @@ func drawOrder(reply []rueidis.RedisMessage) (order []string, hashes string, err
 		}
 		var secret [queuepass.TicketSecretSize]byte
 		copy(secret[:], sec)
-		ids[i] = queuepass.NewTicketID(number, secret)
-		numberOf[ids[i]] = num
+		numbers[i], sums[i] = num, queuepass.DrawHash(queuepass.NewTicketID(number, secret))
 	}
-	drawn, sums := queuepass.DrawOrder(seed, ids)
 	order = make([]string, n)
 	b := make([]byte, 0, n*sha256.Size)
-	for i, id := range drawn {
-		order[i] = numberOf[id]
+	for k, i := range queuepass.DrawPermutation(seed, sums) {
+		order[k] = numbers[i]
 		b = append(b, sums[i][:]...)
 	}
 	return order, string(b), nil
